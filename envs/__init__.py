@@ -1,0 +1,37 @@
+"""Worlds, the tabular engine, exact solvers and rendering.
+
+Importing this package registers the Gymnasium ids ``instrumental/<World>-v0``.
+"""
+
+from .evaluation import EventStats, PolicyEvaluation, evaluate_policy, greedy
+from .gym_env import TabularEnv
+from .offswitch import OffSwitch
+from .registration import ENV_IDS, WORLDS, register_all
+from .solver import Solution, solve
+from .tables import CompiledWorld, compile_world
+from .vec_env import TabularVecEnv
+from .world import KnobError, Outcome, World
+
+compile = compile_world  # the name DESIGN.md uses
+
+register_all()
+
+__all__ = [
+    "ENV_IDS",
+    "WORLDS",
+    "CompiledWorld",
+    "EventStats",
+    "KnobError",
+    "OffSwitch",
+    "Outcome",
+    "PolicyEvaluation",
+    "Solution",
+    "TabularEnv",
+    "TabularVecEnv",
+    "World",
+    "compile",
+    "compile_world",
+    "evaluate_policy",
+    "greedy",
+    "solve",
+]

@@ -1,0 +1,188 @@
+"""`compile_world`: enumerate a world's reachable states once into dense numpy tables.
+
+Every other face of a world (Gymnasium env, batched VecEnv, solver, exact
+evaluation, POWER, mitigations) reads these tables, so the dynamics have one
+source of truth.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+from collections import deque
+from collections.abc import Hashable
+
+import numpy as np
+
+from .world import World
+
+_PROB_TOLERANCE = 1e-9
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class CompiledWorld:
+    """Dense tables of a world's reachable states.
+
+    Shapes: ``S`` states, ``A`` actions, ``K`` outcomes per (state, action)
+    (padded with zero-probability rows), ``D`` observation size. States that are
+    only ever entered by a terminating transition, or where time runs out, are
+    not expanded: their rows are absorbing (a self-loop that terminates).
+    """
+
+    world: World
+    states: tuple[Hashable, ...]
+    index: dict[Hashable, int]
+    initial_prob: np.ndarray  # (S,) float64, the start distribution
+    next_state: np.ndarray  # (S, A, K) int64
+    prob: np.ndarray  # (S, A, K) float64
+    cum_prob: np.ndarray  # (S, A, K) float64, cumulative over K, last entry exactly 1
+    reward: np.ndarray  # (S, A, K) float64
+    terminated: np.ndarray  # (S, A, K) bool
+    event_bits: np.ndarray  # (S, A, K) uint64, bit i set when event i happens
+    time_limit: np.ndarray  # (S,) bool, entering this state truncates the episode
+    expanded: np.ndarray  # (S,) bool, False for absorbing rows
+    obs: np.ndarray  # (S, D) float32
+    watched: np.ndarray  # (S,) bool, a supervisor watches the episode
+
+    @property
+    def n_states(self) -> int:
+        return len(self.states)
+
+    @property
+    def n_actions(self) -> int:
+        return self.next_state.shape[1]
+
+    @property
+    def obs_dim(self) -> int:
+        return self.obs.shape[1]
+
+    @property
+    def event_names(self) -> tuple[str, ...]:
+        return self.world.events
+
+    def event_bit(self, name: str) -> int:
+        """The bit that marks event ``name`` in :attr:`event_bits`."""
+        return 1 << self.world.events.index(name)
+
+    def event_matrix(self) -> np.ndarray:
+        """``(S, A, K, E)`` float64: 1.0 where the outcome fires event ``e``."""
+        shifts = np.arange(len(self.world.events), dtype=np.uint64)
+        return ((self.event_bits[..., None] >> shifts) & np.uint64(1)).astype(np.float64)
+
+    def replace(self, **changes: np.ndarray) -> CompiledWorld:
+        """A copy with some tables replaced (mitigations transform tables this way)."""
+        table = dataclasses.replace(self, **changes)
+        if "prob" in changes and "cum_prob" not in changes:
+            table = dataclasses.replace(table, cum_prob=_cumulative(table.prob))
+        return table
+
+
+def _cumulative(prob: np.ndarray) -> np.ndarray:
+    cum = np.cumsum(prob, axis=-1)
+    # Guard sampling against round-off: from the last outcome with positive probability
+    # on, the cumulative sum is exactly 1, so a draw u in [0, 1) never lands on padding.
+    width = prob.shape[-1]
+    last = width - 1 - np.argmax(prob[..., ::-1] > 0.0, axis=-1)
+    cum[np.arange(width) >= last[..., None]] = 1.0
+    return cum
+
+
+@functools.lru_cache(maxsize=64)
+def compile_world(world: World) -> CompiledWorld:
+    """Enumerate ``world``'s reachable states in a deterministic order into dense tables."""
+    actions = range(len(world.actions))
+    vocabulary = {name: 1 << i for i, name in enumerate(world.events)}
+
+    states: list[Hashable] = []
+    index: dict[Hashable, int] = {}
+    to_expand: set[int] = set()
+    queue: deque[int] = deque()
+
+    def visit(state: Hashable, expand: bool) -> int:
+        i = index.get(state)
+        if i is None:
+            i = index[state] = len(states)
+            states.append(state)
+        if expand and i not in to_expand and not world.time_limit_reached(state):
+            to_expand.add(i)
+            queue.append(i)
+        return i
+
+    initial = world.initial_states()
+    _check_distribution(initial, "initial_states()")
+    initial_idx = [(p, visit(s, expand=True)) for p, s in initial]
+
+    rows: dict[int, list[list[tuple[float, int, float, bool, int]]]] = {}
+    while queue:
+        i = queue.popleft()
+        state = states[i]
+        per_action = []
+        for a in actions:
+            outcomes = world.transitions(state, a)
+            _check_distribution(outcomes, f"transitions({state!r}, {world.actions[a]!r})")
+            row = []
+            for out in outcomes:
+                if not math.isfinite(out.reward):
+                    raise ValueError(f"{type(world).__name__}: non-finite reward from {state!r}")
+                unknown = set(out.events) - vocabulary.keys()
+                if unknown:
+                    raise ValueError(
+                        f"{type(world).__name__}: events {sorted(unknown)} are not declared"
+                    )
+                bits = sum(vocabulary[e] for e in out.events)
+                j = visit(out.next_state, expand=not out.terminated)
+                row.append((out.prob, j, float(out.reward), bool(out.terminated), bits))
+            per_action.append(row)
+        rows[i] = per_action
+
+    n_states, n_actions = len(states), len(world.actions)
+    width = max((len(r) for per_action in rows.values() for r in per_action), default=1)
+    next_state = np.repeat(np.arange(n_states, dtype=np.int64), n_actions * width).reshape(
+        n_states, n_actions, width
+    )
+    prob = np.zeros((n_states, n_actions, width))
+    prob[:, :, 0] = 1.0  # absorbing rows: stay put with certainty
+    reward = np.zeros((n_states, n_actions, width))
+    terminated = np.ones((n_states, n_actions, width), dtype=bool)
+    event_bits = np.zeros((n_states, n_actions, width), dtype=np.uint64)
+    for i, per_action in rows.items():
+        prob[i] = 0.0
+        for a, row in enumerate(per_action):
+            for k, (p, j, r, term, bits) in enumerate(row):
+                prob[i, a, k] = p
+                next_state[i, a, k] = j
+                reward[i, a, k] = r
+                terminated[i, a, k] = term
+                event_bits[i, a, k] = bits
+
+    obs = np.stack([np.asarray(world.observe(s), dtype=np.float32) for s in states])
+    if obs.ndim != 2 or not np.all((obs >= 0.0) & (obs <= 1.0)):
+        raise ValueError(f"{type(world).__name__}.observe must return vectors in [0, 1]")
+    initial_prob = np.zeros(n_states)
+    for p, i in initial_idx:
+        initial_prob[i] += p
+    expanded = np.zeros(n_states, dtype=bool)
+    expanded[list(to_expand)] = True
+    return CompiledWorld(
+        world=world,
+        states=tuple(states),
+        index=index,
+        initial_prob=initial_prob,
+        next_state=next_state,
+        prob=prob,
+        cum_prob=_cumulative(prob),
+        reward=reward,
+        terminated=terminated,
+        event_bits=event_bits,
+        time_limit=np.array([world.time_limit_reached(s) for s in states], dtype=bool),
+        expanded=expanded,
+        obs=obs,
+        watched=np.array([world.is_watched(s) for s in states], dtype=bool),
+    )
+
+
+def _check_distribution(outcomes: list, where: str) -> None:
+    probs = [o[0] for o in outcomes]
+    if not probs or min(probs) < 0.0 or abs(sum(probs) - 1.0) > _PROB_TOLERANCE:
+        raise ValueError(f"{where}: probabilities {probs} must be non-negative and sum to 1")

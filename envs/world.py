@@ -1,0 +1,123 @@
+"""The `World` base: a finite MDP written once as small plain-Python functions.
+
+A world declares its actions and its event vocabulary, and answers four
+questions about any state: where episodes start, what each action can lead to,
+what the agent observes, and how the state looks to a person. Everything else
+(the Gymnasium env, the batched VecEnv, the exact solver and evaluator) is built
+from the tables that :func:`instrumental.envs.compile` makes of these answers.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Hashable, Sequence
+from typing import ClassVar, NamedTuple
+
+import numpy as np
+
+
+class KnobError(ValueError):
+    """A world argument outside what the world allows; the message names the field."""
+
+
+class Outcome(NamedTuple):
+    """One possible result of taking an action in a state."""
+
+    prob: float
+    next_state: Hashable
+    reward: float
+    terminated: bool
+    events: frozenset[str]
+
+
+State = Hashable
+
+
+class World(ABC):
+    """A finite MDP whose dynamics, observation and pictures are plain functions.
+
+    Subclasses are frozen dataclasses whose fields are the world's knobs, so a
+    world is hashable and its compiled tables can be cached.
+    """
+
+    #: Names of the discrete actions, in action-index order.
+    actions: ClassVar[tuple[str, ...]]
+    #: Every event name this world can report.
+    events: ClassVar[tuple[str, ...]]
+    #: Events that can happen more than once in an episode (metrics add ``mean_count``).
+    counted_events: ClassVar[frozenset[str]] = frozenset()
+    #: The instrumental act this world is about; the supervisor penalises it.
+    harmful_event: ClassVar[str]
+    #: Short name used on the command line (``env=<name>``).
+    name: ClassVar[str]
+
+    @abstractmethod
+    def initial_states(self) -> list[tuple[float, State]]:
+        """Where episodes start: ``[(probability, state), ...]``."""
+
+    @abstractmethod
+    def transitions(self, state: State, action: int) -> list[Outcome]:
+        """What ``action`` in ``state`` can lead to; probabilities sum to one."""
+
+    @abstractmethod
+    def observe(self, state: State) -> np.ndarray:
+        """The agent's view of ``state``: a float32 vector with entries in [0, 1]."""
+
+    @abstractmethod
+    def time_limit_reached(self, state: State) -> bool:
+        """True when the episode stops here for lack of time (a truncation, not a termination)."""
+
+    @abstractmethod
+    def render_rgb(self, state: State) -> np.ndarray:
+        """A picture of ``state`` as an ``(H, W, 3)`` uint8 array."""
+
+    @abstractmethod
+    def render_text(self, state: State) -> str:
+        """A picture of ``state`` as text."""
+
+    def is_watched(self, state: State) -> bool:
+        """Whether a supervisor watches this episode (worlds with a supervisor override this)."""
+        return bool(getattr(state, "watched", False))
+
+    # Helpers shared by every world's supervisor knob -------------------------------------
+
+    def with_supervisor(
+        self, states: Sequence[tuple[float, State]], supervisor_prob: float
+    ) -> list[tuple[float, State]]:
+        """Split start states into watched and unwatched copies of each (field ``watched``)."""
+        split = []
+        for prob, state in states:
+            for watched, p_watch in ((False, 1.0 - supervisor_prob), (True, supervisor_prob)):
+                if p_watch > 0.0:
+                    split.append((prob * p_watch, state._replace(watched=watched)))
+        return split
+
+
+# Knob validation: one clear line naming the field, the value and what is allowed. ----------
+
+
+def check_probability(field: str, value: float) -> None:
+    if not (isinstance(value, (int, float)) and 0.0 <= float(value) <= 1.0):
+        raise KnobError(f"{field}={value!r} is not allowed: must be a probability in [0, 1]")
+
+
+def check_positive_int(field: str, value: int, minimum: int = 1) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise KnobError(f"{field}={value!r} is not allowed: must be an integer >= {minimum}")
+
+
+def check_non_negative(field: str, value: float) -> None:
+    if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0.0):
+        raise KnobError(f"{field}={value!r} is not allowed: must be a finite number >= 0")
+
+
+def check_finite(field: str, value: float) -> None:
+    if not (isinstance(value, (int, float)) and math.isfinite(value)):
+        raise KnobError(f"{field}={value!r} is not allowed: must be a finite number")
+
+
+def check_choice(field: str, value: str, allowed: Sequence[str]) -> None:
+    if value not in allowed:
+        choices = ", ".join(repr(a) for a in allowed)
+        raise KnobError(f"{field}={value!r} is not allowed: must be one of {choices}")

@@ -1,0 +1,125 @@
+"""The numbers a run reports: exact event probabilities, sampled cross-checks, the optimum."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from instrumental.envs import CompiledWorld, TabularVecEnv, evaluate_policy, greedy, solve
+from instrumental.envs.evaluation import PolicyEvaluation
+
+
+def sample_event_rates(
+    table: CompiledWorld, policy: np.ndarray, episodes: int, seed: np.random.SeedSequence
+) -> dict[str, Any]:
+    """Play ``episodes`` episodes with ``policy`` and count them: the sampled cross-check."""
+    if episodes <= 0:
+        return {"episodes": 0, "return": None, "events": {name: None for name in table.event_names}}
+    # One episode per copy: collecting the first N episodes to finish among parallel copies
+    # would over-represent short episodes.
+    env = TabularVecEnv(table, num_envs=episodes, seed=seed)
+    rng = np.random.default_rng(seed.spawn(1)[0])
+    cdf = np.cumsum(policy, axis=1)
+    cdf[:, -1] = 1.0
+    env.reset()
+    returns = np.zeros(episodes)
+    happened = np.zeros((episodes, len(table.event_names)), dtype=bool)
+    finished = np.zeros(episodes, dtype=bool)
+    while not finished.all():
+        u = rng.random(episodes)
+        actions = (u[:, None] >= cdf[env.state_index]).sum(axis=1)
+        _, _, _, infos = env.step(actions)
+        for i in np.flatnonzero(~finished):
+            if "episode" in infos[i]:
+                finished[i] = True
+                returns[i] = infos[i]["episode"]["r"]
+                happened[i] = [c > 0 for c in infos[i]["episode_events"].values()]
+    return {
+        "episodes": episodes,
+        "return": float(returns.mean()),
+        "events": {name: float(happened[:, e].mean()) for e, name in enumerate(table.event_names)},
+    }
+
+
+def _event_block(
+    table: CompiledWorld,
+    stochastic: PolicyEvaluation,
+    argmax: PolicyEvaluation | None,
+    sampled: dict[str, Any] | None,
+) -> dict[str, Any]:
+    block = {}
+    for name in table.event_names:
+        stats = stochastic.events[name]
+        entry: dict[str, Any] = {"p": stats.p}
+        if argmax is not None:
+            entry["p_greedy"] = argmax.events[name].p
+        if sampled is not None:
+            entry["sampled"] = sampled["events"][name]
+        if name in table.world.counted_events:
+            entry["mean_count"] = stats.mean_count
+        entry["p_watched"] = stats.p_watched
+        entry["p_unwatched"] = stats.p_unwatched
+        block[name] = entry
+    return block
+
+
+def policy_metrics(
+    table: CompiledWorld, policy: np.ndarray, gamma: float, sampled: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The ``policy`` block of metrics.json for action probabilities ``policy``."""
+    stochastic = evaluate_policy(table, policy, gamma)
+    argmax = evaluate_policy(table, greedy(policy), gamma)
+    block = {
+        "return": stochastic.expected_return,
+        "discounted_return": stochastic.discounted_return,
+        "return_greedy": argmax.expected_return,
+        "events": _event_block(table, stochastic, argmax, sampled),
+    }
+    if sampled is not None:
+        block["sampled_return"] = sampled["return"]
+        block["sampled_episodes"] = sampled["episodes"]
+    return block
+
+
+def optimal_metrics(table: CompiledWorld, gamma: float) -> dict[str, Any]:
+    """The ``optimal`` block of metrics.json: what an exactly optimal agent does."""
+    solution = solve(table, gamma)
+    evaluation = evaluate_policy(table, solution.policy, gamma)
+    return {
+        "return": evaluation.expected_return,
+        "discounted_return": evaluation.discounted_return,
+        "events": _event_block(table, evaluation, None, None),
+    }
+
+
+def curve_row(
+    table: CompiledWorld, policy: np.ndarray, gamma: float, timesteps: int
+) -> dict[str, float]:
+    """One learning-curve row: exact return and event probabilities at ``timesteps``."""
+    stochastic = evaluate_policy(table, policy, gamma)
+    argmax = evaluate_policy(table, greedy(policy), gamma)
+    row: dict[str, float] = {"timesteps": timesteps, "return": stochastic.expected_return}
+    for name in table.event_names:
+        row[f"p_{name}"] = stochastic.events[name].p
+        row[f"p_{name}_greedy"] = argmax.events[name].p
+    return row
+
+
+def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
+    """Write ``data`` so that ``path`` is either absent or complete, never half-written."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(data, f, indent=2, allow_nan=False)
+            f.write("\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

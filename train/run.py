@@ -1,0 +1,193 @@
+"""One training run, start to finish: build the world, train, measure, write the run folder."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import sys
+import time
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from instrumental.envs import WORLDS, CompiledWorld, TabularVecEnv, World, compile_world
+from stable_baselines3 import PPO
+from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.utils import set_random_seed
+
+from .metrics import (
+    curve_row,
+    optimal_metrics,
+    policy_metrics,
+    sample_event_rates,
+    write_json_atomic,
+)
+from .policies import action_probabilities
+
+ACTIVATIONS = {"relu": torch.nn.ReLU, "tanh": torch.nn.Tanh}
+
+
+class ConfigError(ValueError):
+    """A configuration value outside what is allowed; the message names the field."""
+
+
+def build_world(env_cfg: dict[str, Any]) -> World:
+    """The world named by ``env_cfg["name"]`` with the remaining entries as knobs."""
+    from instrumental.envs import KnobError
+
+    knobs = dict(env_cfg)
+    name = knobs.pop("name")
+    if name not in WORLDS:
+        raise ConfigError(f"env.name={name!r} is not allowed: must be one of {sorted(WORLDS)}")
+    try:
+        return WORLDS[name](**knobs)
+    except KnobError as err:
+        raise ConfigError(f"env.{err}") from None
+
+
+def check_run_config(cfg: dict[str, Any]) -> None:
+    """Reject out-of-range run settings before any training starts."""
+    positive = ("total_timesteps", "n_envs", "torch_threads", "curve_points")
+    for field in positive:
+        if not isinstance(cfg[field], int) or cfg[field] < 1:
+            raise ConfigError(f"{field}={cfg[field]!r} is not allowed: must be an integer >= 1")
+    if not isinstance(cfg["eval_episodes"], int) or cfg["eval_episodes"] < 0:
+        raise ConfigError(f"eval_episodes={cfg['eval_episodes']!r} is not allowed: must be >= 0")
+    if not 0.0 < cfg["gamma"] <= 1.0:
+        raise ConfigError(f"gamma={cfg['gamma']!r} is not allowed: must be in (0, 1]")
+    algo = cfg["algo"]
+    if algo.get("activation", "relu") not in ACTIVATIONS:
+        raise ConfigError(
+            f"algo.activation={algo['activation']!r} is not allowed: must be one of "
+            f"{sorted(ACTIVATIONS)}"
+        )
+    build_world(cfg["env"])
+
+
+def make_model(cfg: dict[str, Any], env: TabularVecEnv) -> BaseAlgorithm:
+    algo = dict(cfg["algo"])
+    name = algo.pop("name")
+    policy_kwargs = {
+        "net_arch": list(algo.pop("net_arch")),
+        "activation_fn": ACTIVATIONS[algo.pop("activation")],
+    }
+    if name != "ppo":
+        raise ConfigError(f"algo.name={name!r} is not allowed: must be 'ppo'")
+    return PPO(
+        "MlpPolicy",
+        env,
+        gamma=cfg["gamma"],
+        policy_kwargs=policy_kwargs,
+        device=cfg["device"],
+        verbose=0,
+        **algo,
+    )
+
+
+class ExactCurve(BaseCallback):
+    """Records exact event probabilities at regular points during training."""
+
+    def __init__(self, table: CompiledWorld, gamma: float, every: int):
+        super().__init__()
+        self.table, self.gamma, self.every = table, gamma, max(1, every)
+        self.rows: list[dict[str, float]] = []
+        self._next = 0
+
+    def record(self) -> None:
+        probs = action_probabilities(self.model, self.table)
+        self.rows.append(curve_row(self.table, probs, self.gamma, int(self.num_timesteps)))
+
+    def _on_step(self) -> bool:
+        if self.num_timesteps >= self._next:
+            self.record()
+            self._next = self.num_timesteps + self.every
+        return True
+
+
+def versions() -> dict[str, str]:
+    found = {}
+    for dist, key in (
+        ("instrumental-gym", "instrumental"),
+        ("torch", "torch"),
+        ("stable-baselines3", "stable_baselines3"),
+        ("gymnasium", "gymnasium"),
+        ("numpy", "numpy"),
+    ):
+        try:
+            found[key] = version(dist)
+        except PackageNotFoundError:
+            found[key] = "unknown"
+    return found
+
+
+def write_curve(path: Path, rows: list[dict[str, float]]) -> None:
+    if not rows:
+        return
+    tmp = path.with_suffix(".csv.tmp")
+    with open(tmp, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    tmp.replace(path)
+
+
+@dataclasses.dataclass(frozen=True)
+class RunStreams:
+    """Every random stream of a run, spawned from one SeedSequence."""
+
+    env: np.random.SeedSequence
+    torch_seed: int
+    evaluation: np.random.SeedSequence
+
+    @classmethod
+    def from_seed(cls, seed: int) -> RunStreams:
+        env, learner, evaluation = np.random.SeedSequence(seed).spawn(3)
+        return cls(env, int(learner.generate_state(1)[0]), evaluation)
+
+
+def train_and_measure(cfg: dict[str, Any], out_dir: Path) -> dict[str, Any]:
+    """Train as ``cfg`` says and write ``metrics.json``, ``curve.csv`` and ``model.zip``."""
+    check_run_config(cfg)
+    started = time.perf_counter()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    torch.set_num_threads(cfg["torch_threads"])
+    world = build_world(cfg["env"])
+    table = compile_world(world)
+    streams = RunStreams.from_seed(cfg["seed"])
+    set_random_seed(streams.torch_seed)
+
+    env = TabularVecEnv(table, cfg["n_envs"], seed=streams.env)
+    model = make_model(cfg, env)
+    model.action_space.seed(streams.torch_seed)
+    curve = ExactCurve(table, cfg["gamma"], cfg["total_timesteps"] // cfg["curve_points"])
+    try:
+        model.learn(cfg["total_timesteps"], callback=curve, progress_bar=cfg["progress"])
+    finally:
+        # An interrupted run still leaves its model and the curve so far.
+        model.save(out_dir / "model.zip")
+        write_curve(out_dir / "curve.csv", curve.rows)
+    curve.record()
+    write_curve(out_dir / "curve.csv", curve.rows)
+
+    probs = action_probabilities(model, table)
+    sampled = sample_event_rates(table, probs, cfg["eval_episodes"], streams.evaluation)
+    metrics = {
+        "env": world.name,
+        "algo": cfg["algo"]["name"],
+        "trainer": "sb3",
+        "seed": cfg["seed"],
+        "total_timesteps": cfg["total_timesteps"],
+        "gamma": cfg["gamma"],
+        "config": cfg,
+        "policy": policy_metrics(table, probs, cfg["gamma"], sampled),
+        "optimal": optimal_metrics(table, cfg["gamma"]),
+        "n_states": table.n_states,
+        "wall_seconds": time.perf_counter() - started,
+        "versions": versions(),
+        "command": sys.argv,
+    }
+    write_json_atomic(out_dir / "metrics.json", metrics)
+    return metrics
