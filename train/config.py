@@ -11,8 +11,9 @@ import typing
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
-from instrumental.envs import WORLDS, World
 from omegaconf import MISSING
+
+from instrumental.envs import WORLDS, World
 
 
 def env_schema(world_class: type[World]) -> type:

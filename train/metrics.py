@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from instrumental.envs import CompiledWorld, TabularVecEnv, evaluate_policy, greedy, solve
 from instrumental.envs.evaluation import PolicyEvaluation
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from instrumental.envs import CompiledWorld
 from stable_baselines3.common.base_class import BaseAlgorithm
+
+from instrumental.envs import CompiledWorld
 
 
 def action_probabilities(model: BaseAlgorithm, table: CompiledWorld) -> np.ndarray:

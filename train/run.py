@@ -12,11 +12,12 @@ from typing import Any
 
 import numpy as np
 import torch
-from instrumental.envs import WORLDS, CompiledWorld, TabularVecEnv, World, compile_world
 from stable_baselines3 import PPO
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.utils import set_random_seed
+
+from instrumental.envs import WORLDS, CompiledWorld, TabularVecEnv, World, compile_world
 
 from .metrics import (
     curve_row,
