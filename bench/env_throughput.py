@@ -47,8 +47,10 @@ def main() -> None:
         fast = max(steps_per_second(batched, actions) for _ in range(args.repeats))
         slow = max(steps_per_second(dummy, actions) for _ in range(args.repeats))
         verdict = "ok" if fast / slow >= TARGETS[n] else "MISSED"
-        print(f"{n:>7} {fast:>13,.0f}/s {slow:>11,.0f}/s {fast / slow:>6.1f}x "
-              f"{TARGETS[n]:>5.0f}x {verdict}")
+        print(
+            f"{n:>7} {fast:>13,.0f}/s {slow:>11,.0f}/s {fast / slow:>6.1f}x "
+            f"{TARGETS[n]:>5.0f}x {verdict}"
+        )
 
 
 if __name__ == "__main__":

@@ -76,6 +76,16 @@ class World(ABC):
     def render_text(self, state: State) -> str:
         """A picture of ``state`` as text."""
 
+    def blocked_transitions(self, state: State, action: int, event: str) -> list[Outcome]:
+        """What ``action`` does when access control refuses the act that fires ``event``.
+
+        Worlds that support the ``access_control`` mitigation override this.
+        """
+        raise KnobError(
+            f"mitigation='access_control' is not available for {type(self).__name__}: "
+            f"it does not say what a refused {event!r} does"
+        )
+
     def is_watched(self, state: State) -> bool:
         """Whether a supervisor watches this episode (worlds with a supervisor override this)."""
         return bool(getattr(state, "watched", False))

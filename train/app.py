@@ -1,15 +1,26 @@
-"""The ``instrumental-train`` command: a Hydra app that trains and measures one run per job."""
+"""The ``instrumental-train`` command: a Hydra app that trains and measures one run per job.
+
+A job whose folder already holds ``metrics.json`` is skipped, so re-running a sweep
+resumes it. In a sweep a failing run writes ``error.txt`` and the others go on;
+the sweep then lists the failures and exits non-zero. Ctrl-C or SIGTERM saves the
+model and the learning curve so far, and exits cleanly.
+"""
 
 from __future__ import annotations
 
 import logging
+import signal
 import sys
+import traceback
 from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
+from .callbacks import ERROR_FILE
+from .choices import check_group_choices
 from .config import register_configs
 from .run import ConfigError, train_and_measure
 
@@ -18,20 +29,54 @@ log = logging.getLogger("instrumental.train")
 register_configs()
 
 
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM, turned into the same clean stop as Ctrl-C."""
+
+
+def _raise_interrupted(signum: int, frame: object) -> None:
+    raise Interrupted(f"signal {signum}")
+
+
 @hydra.main(config_path="../conf", config_name="config", version_base="1.3")
 def train(cfg: DictConfig) -> float | None:
-    out_dir = Path(HydraConfig.get().runtime.output_dir)
+    hydra_cfg = HydraConfig.get()
+    out_dir = Path(hydra_cfg.runtime.output_dir)
+    sweeping = hydra_cfg.mode == RunMode.MULTIRUN
     if (out_dir / "metrics.json").exists():
         log.info("%s already has metrics.json; skipping", out_dir)
         return None
+    (out_dir / ERROR_FILE).unlink(missing_ok=True)
+    (out_dir / "command.txt").write_text(" ".join(["instrumental-train", *sys.argv[1:]]) + "\n")
     resolved = OmegaConf.to_container(cfg, resolve=True)
+    if sweeping:
+        resolved["progress"] = False
+    signal.signal(signal.SIGTERM, _raise_interrupted)
     try:
         metrics = train_and_measure(resolved, out_dir)
     except ConfigError as err:
-        print(f"instrumental-train: error: {err}", file=sys.stderr)
-        sys.exit(2)
-    event = metrics["policy"]["events"]
-    summary = ", ".join(f"p_{k}={v['p']:.3f}" for k, v in event.items())
+        if not sweeping:
+            print(f"instrumental-train: error: {err}", file=sys.stderr)
+            sys.exit(2)
+        (out_dir / ERROR_FILE).write_text(f"{err}\n")
+        log.error("%s: %s", out_dir, err)
+        return None
+    except KeyboardInterrupt:
+        print(
+            f"instrumental-train: interrupted; the model and the learning curve so far are in "
+            f"{out_dir}. Run the same command again to redo this run.",
+            file=sys.stderr,
+        )
+        sys.exit(130)
+    except Exception as err:
+        if not sweeping:
+            raise
+        (out_dir / ERROR_FILE).write_text(
+            f"{type(err).__name__}: {err}\n\n{traceback.format_exc()}"
+        )
+        log.error("%s failed: %s: %s", out_dir, type(err).__name__, err)
+        return None
+    events = metrics["policy"]["events"]
+    summary = ", ".join(f"p_{k}={v['p']:.3f}" for k, v in events.items())
     log.info(
         "%s seed=%s return=%.3f %s -> %s",
         metrics["env"],
@@ -44,6 +89,10 @@ def train(cfg: DictConfig) -> float | None:
 
 
 def main() -> None:
+    message = check_group_choices(sys.argv[1:])
+    if message:
+        print(f"instrumental-train: error: {message}", file=sys.stderr)
+        sys.exit(2)
     train()
 
 

@@ -49,11 +49,62 @@ class PPOConfig:
 
 
 @dataclasses.dataclass
+class A2CConfig:
+    """Advantage actor-critic (on-policy); fields mean what they mean in SB3's A2C."""
+
+    name: str = "a2c"
+    learning_rate: float = 1e-3
+    n_steps: int = 16
+    gae_lambda: float = 0.95
+    ent_coef: float = 0.01
+    vf_coef: float = 0.5
+    max_grad_norm: float = 0.5
+    net_arch: list[int] = dataclasses.field(default_factory=lambda: [64, 64])
+    activation: str = "relu"
+
+
+@dataclasses.dataclass
+class DQNConfig:
+    """Deep Q-learning (off-policy, as in Orseau & Armstrong's interruptibility argument)."""
+
+    name: str = "dqn"
+    learning_rate: float = 5e-4
+    buffer_size: int = 50_000
+    learning_starts: int = 1_000
+    batch_size: int = 64
+    tau: float = 1.0
+    train_freq: int = 4
+    gradient_steps: int = 1
+    target_update_interval: int = 500
+    exploration_fraction: float = 0.3
+    exploration_initial_eps: float = 1.0
+    exploration_final_eps: float = 0.05
+    net_arch: list[int] = dataclasses.field(default_factory=lambda: [64, 64])
+    activation: str = "relu"
+
+
+@dataclasses.dataclass
+class MitigationConfig:
+    """A guard against the world's instrumental act, applied to world and solver alike."""
+
+    name: str = "none"  # none | access_control | penalty | oversight
+    event: str = ""  # the event to guard against; empty means the world's harmful event
+    penalty: float = 1.0  # reward taken away each time the event fires (penalty, oversight)
+
+
+@dataclasses.dataclass
+class LogConfig:
+    tensorboard: bool = False  # write TensorBoard logs into <run dir>/tensorboard
+
+
+@dataclasses.dataclass
 class TrainConfig:
     """One training run: a world, an algorithm, a seed and a budget."""
 
     env: Any = MISSING
     algo: Any = MISSING
+    mitigation: MitigationConfig = dataclasses.field(default_factory=MitigationConfig)
+    log: LogConfig = dataclasses.field(default_factory=LogConfig)
     seed: int = 0  # the root of every random stream in the run (numpy SeedSequence)
     total_timesteps: int = 30_000  # environment steps summed over all copies
     n_envs: int = 8  # environment copies stepped together
@@ -62,10 +113,10 @@ class TrainConfig:
     curve_points: int = 10  # exact evaluations recorded in curve.csv during training
     torch_threads: int = 1  # >1 was measured 1.2x-35x slower for these tiny networks
     device: str = "cpu"
-    progress: bool = False  # a progress bar (single runs)
+    progress: bool = True  # a progress bar (single runs only; sweeps never draw one)
 
 
-ALGO_SCHEMAS: dict[str, type] = {"ppo": PPOConfig}
+ALGO_SCHEMAS: dict[str, type] = {"ppo": PPOConfig, "a2c": A2CConfig, "dqn": DQNConfig}
 
 
 def register_configs() -> None:
@@ -73,6 +124,7 @@ def register_configs() -> None:
     cs = ConfigStore.instance()
     cs.store(name="train_schema", node=TrainConfig)
     for name, schema in ENV_SCHEMAS.items():
-        cs.store(group="env", name=f"{name}_schema", node=schema)
+        cs.store(group="schema/env", name=name, node=schema)
     for name, schema in ALGO_SCHEMAS.items():
-        cs.store(group="algo", name=f"{name}_schema", node=schema)
+        cs.store(group="schema/algo", name=name, node=schema)
+    cs.store(group="schema", name="mitigation", node=MitigationConfig)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import sys
+import difflib
+import importlib.util
 import time
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -12,13 +13,15 @@ from typing import Any
 
 import numpy as np
 import torch
-from stable_baselines3 import PPO
+from stable_baselines3 import A2C, DQN, PPO
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.utils import set_random_seed
 
-from instrumental.envs import WORLDS, CompiledWorld, TabularVecEnv, World, compile_world
+from instrumental.envs import WORLDS, CompiledWorld, KnobError, TabularVecEnv, World, compile_world
+from instrumental.envs.mitigations import mitigate
 
+from .config import ALGO_SCHEMAS, ENV_SCHEMAS, LogConfig, MitigationConfig, TrainConfig
 from .metrics import (
     curve_row,
     optimal_metrics,
@@ -29,28 +32,65 @@ from .metrics import (
 from .policies import action_probabilities
 
 ACTIVATIONS = {"relu": torch.nn.ReLU, "tanh": torch.nn.Tanh}
+ALGORITHMS = {"ppo": PPO, "a2c": A2C, "dqn": DQN}
 
 
 class ConfigError(ValueError):
     """A configuration value outside what is allowed; the message names the field."""
 
 
-def build_world(env_cfg: dict[str, Any]) -> World:
-    """The world named by ``env_cfg["name"]`` with the remaining entries as knobs."""
-    from instrumental.envs import KnobError
-
+def build_world(env_cfg: dict[str, Any], mitigation_cfg: dict[str, Any] | None = None) -> World:
+    """The world named by ``env_cfg["name"]``, its other entries as knobs, under a mitigation."""
     knobs = dict(env_cfg)
     name = knobs.pop("name")
     if name not in WORLDS:
-        raise ConfigError(f"env.name={name!r} is not allowed: must be one of {sorted(WORLDS)}")
+        raise ConfigError(f"env.name={name!r} is not allowed: {suggest(name, WORLDS)}")
     try:
-        return WORLDS[name](**knobs)
+        world = WORLDS[name](**knobs)
     except KnobError as err:
         raise ConfigError(f"env.{err}") from None
+    if not mitigation_cfg:
+        return world
+    try:
+        return mitigate(
+            world,
+            mitigation_cfg["name"],
+            mitigation_cfg["event"] or None,
+            mitigation_cfg["penalty"],
+        )
+    except KnobError as err:
+        raise ConfigError(f"mitigation.{err}") from None
+
+
+def suggest(value: str, choices: Any) -> str:
+    """'did you mean ...?' followed by every allowed choice."""
+    close = difflib.get_close_matches(value, list(choices), n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    return f"{hint}must be one of {', '.join(repr(c) for c in sorted(choices))}"
+
+
+def _check_known_keys(section: str, given: dict[str, Any], schema: type) -> None:
+    known = {f.name for f in dataclasses.fields(schema)}
+    for key in given:
+        if key not in known:
+            where = f"{section}.{key}" if section else key
+            raise ConfigError(f"{where} is not a known setting: {suggest(key, known)}")
 
 
 def check_run_config(cfg: dict[str, Any]) -> None:
-    """Reject out-of-range run settings before any training starts."""
+    """Reject unknown keys and out-of-range settings before any training starts."""
+    _check_known_keys("", cfg, TrainConfig)
+    _check_known_keys("mitigation", cfg["mitigation"], MitigationConfig)
+    _check_known_keys("log", cfg["log"], LogConfig)
+    if cfg["env"].get("name") in ENV_SCHEMAS:
+        _check_known_keys("env", cfg["env"], ENV_SCHEMAS[cfg["env"]["name"]])
+    algo = cfg["algo"]
+    if algo.get("name") not in ALGO_SCHEMAS:
+        raise ConfigError(
+            f"algo.name={algo.get('name')!r} is not allowed: "
+            f"{suggest(str(algo.get('name')), ALGO_SCHEMAS)}"
+        )
+    _check_known_keys("algo", algo, ALGO_SCHEMAS[algo["name"]])
     positive = ("total_timesteps", "n_envs", "torch_threads", "curve_points")
     for field in positive:
         if not isinstance(cfg[field], int) or cfg[field] < 1:
@@ -59,30 +99,42 @@ def check_run_config(cfg: dict[str, Any]) -> None:
         raise ConfigError(f"eval_episodes={cfg['eval_episodes']!r} is not allowed: must be >= 0")
     if not 0.0 < cfg["gamma"] <= 1.0:
         raise ConfigError(f"gamma={cfg['gamma']!r} is not allowed: must be in (0, 1]")
-    algo = cfg["algo"]
-    if algo.get("activation", "relu") not in ACTIVATIONS:
+    if algo["activation"] not in ACTIVATIONS:
+        choices = suggest(algo["activation"], ACTIVATIONS)
+        raise ConfigError(f"algo.activation={algo['activation']!r} is not allowed: {choices}")
+    for field in (
+        "learning_rate",
+        "n_steps",
+        "batch_size",
+        "n_epochs",
+        "buffer_size",
+        "train_freq",
+    ):
+        if field in algo and not algo[field] > 0:
+            raise ConfigError(f"algo.{field}={algo[field]!r} is not allowed: must be > 0")
+    if cfg["log"]["tensorboard"] and importlib.util.find_spec("tensorboard") is None:
         raise ConfigError(
-            f"algo.activation={algo['activation']!r} is not allowed: must be one of "
-            f"{sorted(ACTIVATIONS)}"
+            "log.tensorboard=true needs the tensorboard package: "
+            "pip install 'instrumental-gym[tensorboard]'"
         )
-    build_world(cfg["env"])
+    build_world(cfg["env"], cfg["mitigation"])
 
 
-def make_model(cfg: dict[str, Any], env: TabularVecEnv) -> BaseAlgorithm:
+def make_model(cfg: dict[str, Any], env: TabularVecEnv, out_dir: Path) -> BaseAlgorithm:
+    """The SB3 learner named by ``cfg["algo"]["name"]`` with the config's hyperparameters."""
     algo = dict(cfg["algo"])
-    name = algo.pop("name")
+    algorithm = ALGORITHMS[algo.pop("name")]
     policy_kwargs = {
         "net_arch": list(algo.pop("net_arch")),
         "activation_fn": ACTIVATIONS[algo.pop("activation")],
     }
-    if name != "ppo":
-        raise ConfigError(f"algo.name={name!r} is not allowed: must be 'ppo'")
-    return PPO(
+    return algorithm(
         "MlpPolicy",
         env,
         gamma=cfg["gamma"],
         policy_kwargs=policy_kwargs,
         device=cfg["device"],
+        tensorboard_log=str(out_dir / "tensorboard") if cfg["log"]["tensorboard"] else None,
         verbose=0,
         **algo,
     )
@@ -155,13 +207,13 @@ def train_and_measure(cfg: dict[str, Any], out_dir: Path) -> dict[str, Any]:
     started = time.perf_counter()
     out_dir.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(cfg["torch_threads"])
-    world = build_world(cfg["env"])
+    world = build_world(cfg["env"], cfg["mitigation"])
     table = compile_world(world)
     streams = RunStreams.from_seed(cfg["seed"])
     set_random_seed(streams.torch_seed)
 
     env = TabularVecEnv(table, cfg["n_envs"], seed=streams.env)
-    model = make_model(cfg, env)
+    model = make_model(cfg, env, out_dir)
     model.action_space.seed(streams.torch_seed)
     curve = ExactCurve(table, cfg["gamma"], cfg["total_timesteps"] // cfg["curve_points"])
     try:
@@ -188,7 +240,6 @@ def train_and_measure(cfg: dict[str, Any], out_dir: Path) -> dict[str, Any]:
         "n_states": table.n_states,
         "wall_seconds": time.perf_counter() - started,
         "versions": versions(),
-        "command": sys.argv,
     }
     write_json_atomic(out_dir / "metrics.json", metrics)
     return metrics

@@ -1,0 +1,31 @@
+"""Catch an unknown config-group option (``env=offswtch``) and suggest the closest name."""
+
+from __future__ import annotations
+
+import difflib
+from importlib.resources import files
+
+GROUPS = ("env", "algo", "mitigation", "experiment")
+
+
+def available(group: str) -> list[str]:
+    """The options of a config group: the YAML files in ``instrumental/conf/<group>``."""
+    folder = files("instrumental.conf").joinpath(group)
+    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml"))
+
+
+def check_group_choices(arguments: list[str]) -> str | None:
+    """One line naming the first unknown option among ``group=a,b`` arguments, or None."""
+    for argument in arguments:
+        key, sep, value = argument.partition("=")
+        group = key.lstrip("+~")
+        if not sep or group not in GROUPS or value.startswith(("choice(", "range(", "glob(")):
+            continue
+        options = available(group)
+        for option in value.split(","):
+            if option not in options:
+                close = difflib.get_close_matches(option, options, n=1)
+                hint = f"did you mean {close[0]!r}? " if close else ""
+                allowed = ", ".join(options)
+                return f"{group}={option!r} is not a known {group}: {hint}choose one of {allowed}"
+    return None
