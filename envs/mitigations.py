@@ -100,6 +100,6 @@ def mitigate(
     if event not in world.events:
         allowed = ", ".join(repr(e) for e in world.events)
         raise KnobError(
-            f"event={event!r} is not allowed for {world.name}: must be one of {allowed}"
+            f"event={event!r} is not an event of {world.name}: must be one of {allowed}"
         )
     return Mitigated(world, mitigation, event, penalty)
