@@ -6,9 +6,9 @@ import re
 
 import pytest
 
-from cli import TINY, train_cli
 from instrumental.train.choices import available, check_group_choices
 from instrumental.train.run import ConfigError, check_run_config, train_and_measure
+from tests.train.cli import TINY, train_cli
 
 
 @pytest.mark.parametrize("preset", available("experiment"))

@@ -9,7 +9,8 @@ import sys
 import time
 
 import pytest
-from cli import TINY, metrics_below, train_cli, without_timing
+
+from tests.train.cli import TINY, metrics_below, train_cli, without_timing
 
 
 def test_a_sweep_finishes_valid_runs_reports_the_invalid_one_and_resumes(tmp_path):
