@@ -7,6 +7,7 @@ import dataclasses
 import difflib
 import importlib.util
 import time
+import warnings
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from stable_baselines3 import A2C, DQN, PPO
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.utils import set_random_seed
+from tqdm import TqdmExperimentalWarning
 
 from instrumental.envs import WORLDS, CompiledWorld, KnobError, TabularVecEnv, World, compile_world
 from instrumental.envs.mitigations import mitigate
@@ -216,6 +218,8 @@ def train_and_measure(cfg: dict[str, Any], out_dir: Path) -> dict[str, Any]:
     model = make_model(cfg, env, out_dir)
     model.action_space.seed(streams.torch_seed)
     curve = ExactCurve(table, cfg["gamma"], cfg["total_timesteps"] // cfg["curve_points"])
+    # SB3 draws its progress bar with tqdm's rich front end, which warns that it is new.
+    warnings.filterwarnings("ignore", category=TqdmExperimentalWarning)
     try:
         model.learn(cfg["total_timesteps"], callback=curve, progress_bar=cfg["progress"])
     finally:

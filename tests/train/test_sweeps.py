@@ -89,3 +89,19 @@ def test_sigterm_saves_the_model_and_the_partial_curve_and_exits_cleanly(tmp_pat
     assert (run / "model.zip").exists()
     assert len((run / "curve.csv").read_text().splitlines()) >= 2
     assert not (run / "metrics.json").exists()
+
+
+def test_the_ray_launcher_runs_a_sweep_when_the_extra_is_installed(tmp_path):
+    # Optional extra (pip install 'instrumental-gym[ray]'); make test does not install it.
+    pytest.importorskip("hydra_plugins.hydra_ray_launcher")
+    result = train_cli(
+        "-m",
+        "seed=0,1",
+        *TINY,
+        "hydra/launcher=ray",
+        f"hydra.sweep.dir={tmp_path / 'ray'}",
+        cwd=tmp_path,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr
+    assert sorted(m["seed"] for m in metrics_below(tmp_path / "ray").values()) == [0, 1]
