@@ -69,17 +69,18 @@ def emergence_figure(rows: pd.DataFrame, knobs: list[str], event: str) -> Figure
         group = group.sort_values(x)
         xs = group[x].to_numpy(dtype=float)
         label = config_label(config) or "learned (share of seeds)"
-        ax.fill_between(xs, group.emerged_low, group.emerged_high, color=style.color(i), alpha=0.2)
-        ax.plot(xs, group.emerged_share, "o-", color=style.color(i), label=label)
+        share, low, high = group.emerged_share, group.emerged_low, group.emerged_high
+        ax.fill_between(xs, low, high, color=style.color(i), alpha=0.2)
+        # Error bars as well as the band: a knob value seen once has a band of zero width.
+        ax.errorbar(
+            xs, share, yerr=[share - low, high - share], fmt="none",
+            ecolor=style.color(i), capsize=5, linewidth=1.5,
+        )  # fmt: skip
+        ax.plot(xs, share, "o-", color=style.color(i), label=label)
         ax.plot(
-            xs,
-            group.optimal_p,
-            "D:",
-            color=style.color(i),
-            markerfacecolor="white",
-            linewidth=1.2,
-            label="optimal policy" if i == 0 else None,
+            xs, group.optimal_p, "D:", color=style.color(i), markerfacecolor="white", linewidth=1.2
         )
+    ax.plot([], [], "D:", color="0.3", markerfacecolor="white", label="optimal policy")
     ax.set_xlabel(style.axis_label(x))
     ax.set_ylabel("seeds in which it emerged (share)\noptimal: probability")
     ax.set_ylim(-0.03, 1.03)

@@ -16,8 +16,11 @@ import pandas as pd
 
 #: Keys every run's metrics.json must hold for the report to use it.
 REQUIRED_KEYS = ("env", "seed", "config", "policy", "optimal")
-#: Config entries that describe how a run was executed, not what was measured.
-NOT_KNOBS = frozenset({"seed", "progress", "device", "torch_threads", "env.name"})
+#: Config entries that say how a run was executed or checked, not what was trained: runs that
+#: differ only in these belong to the same configuration.
+NOT_KNOBS = frozenset(
+    {"seed", "progress", "device", "torch_threads", "env.name", "eval_episodes", "curve_points"}
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -83,7 +86,7 @@ def read_run(path: Path) -> Run:
     try:
         metrics = json.loads(text)
     except json.JSONDecodeError as err:
-        raise ValueError(f"not valid JSON ({err.msg} at line {err.lineno})") from None
+        raise ValueError(f"not valid JSON ({err.msg}, line {err.lineno})") from None
     if not isinstance(metrics, dict):
         raise ValueError("not a JSON object")
     missing = [key for key in REQUIRED_KEYS if key not in metrics]

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -68,3 +69,14 @@ def test_table_counts_seeds_whose_greedy_policy_commits_the_event(
     assert table.loc[0.5, "p_mean"] == pytest.approx((0.7 + 0.8 + 0.4) / 3)
     assert (tmp_path / "table.csv").exists()
     assert "| env | env.shutdown_prob |" in (tmp_path / "table.md").read_text()
+
+
+def test_runs_differing_only_in_evaluation_settings_are_one_configuration(tmp_path: Path) -> None:
+    for seed, episodes in ((0, 50), (1, 1000)):
+        run = write_run(tmp_path / f"seed={seed}", seed=seed)
+        metrics = json.loads((run / "metrics.json").read_text())
+        metrics["config"]["eval_episodes"] = episodes
+        (run / "metrics.json").write_text(json.dumps(metrics))
+    report = make_report([tmp_path], tmp_path, figures=False)
+    assert report.knobs == []
+    assert report.table.seeds.tolist() == [2]
