@@ -5,8 +5,10 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/pip install -q -c constraints.txt
 DEMO_DIR ?= multirun/demo
+# One folder per headline sweep (e.g. multirun/figures/offswitch_shutdown); see README "Report".
+FIGURE_RUNS ?= multirun/figures
 
-.PHONY: install demo test lint format bench clean
+.PHONY: install demo test lint format bench figures notebooks clean
 
 $(BIN)/instrumental-train: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +32,17 @@ lint: install
 format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+# The README gallery: one report per sweep folder below $(FIGURE_RUNS), into docs/figures/<sweep>/.
+figures: install
+	@test -d $(FIGURE_RUNS) || { echo "no $(FIGURE_RUNS): run the presets first (README, Report)"; exit 2; }
+	@for dir in $(FIGURE_RUNS)/*/; do \
+		$(BIN)/instrumental-report "$$dir" --out "docs/figures/$$(basename "$$dir")" || exit 1; \
+	done
+
+# The lecture notebooks on a tiny budget, as the test suite runs them.
+notebooks: install
+	INSTRUMENTAL_NOTEBOOK_SMOKE=1 $(BIN)/python -m pytest -q --nbmake notebooks/
 
 bench: install
 	$(BIN)/python bench/env_throughput.py

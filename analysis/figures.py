@@ -1,0 +1,301 @@
+"""The report's figures, each drawn only when the runs hold the data it needs."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import matplotlib
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from . import findings, style
+from .runs import Run, flatten
+from .stats import bootstrap_mean_interval
+
+MITIGATION_ORDER = ("none", "access_control", "penalty", "oversight")
+#: More lines than this on one axis stop being readable (and exhaust the palette).
+MAX_LINES = 8
+
+
+def _is_numeric_knob(values: pd.Series) -> bool:
+    values = values.dropna()
+    return (
+        len(values) > 0
+        and all(isinstance(v, (int, float, np.integer, np.floating)) for v in values)
+        and not any(isinstance(v, (bool, np.bool_)) for v in values)
+    )
+
+
+def swept(rows: pd.DataFrame, columns: list[str]) -> list[str]:
+    """The columns among ``columns`` that take more than one value in ``rows``."""
+    return [c for c in columns if c in rows and rows[c].astype(str).nunique() > 1]
+
+
+def footnote(fig: Figure, text: str) -> None:
+    """A small grey note under the axes, clear of the axis label."""
+    fig.text(0.99, -0.02, text, ha="right", va="top", fontsize=11, color="0.35")
+
+
+def config_label(config: dict[str, object]) -> str:
+    return ", ".join(
+        f"{findings.knob_label(k)}={findings.format_value(v)}" for k, v in config.items()
+    )
+
+
+def _groups(rows: pd.DataFrame, keys: list[str]) -> list[tuple[dict[str, object], pd.DataFrame]]:
+    if not keys:
+        return [({}, rows)]
+    out = []
+    for values, group in rows.groupby(keys, dropna=False, sort=True):
+        values = values if isinstance(values, tuple) else (values,)
+        out.append((dict(zip(keys, values, strict=True)), group))
+    return out
+
+
+def emergence_figure(rows: pd.DataFrame, knobs: list[str], event: str) -> Figure | None:
+    """Share of seeds that learned ``event`` against the first swept numeric knob."""
+    varying = swept(rows, knobs)
+    numeric = [k for k in varying if _is_numeric_knob(rows[k])]
+    if not numeric:
+        return None
+    x = numeric[0]
+    others = [k for k in varying if k != x]
+    lines = _groups(rows, others)[:MAX_LINES]
+    fig = Figure(figsize=(10, 6.2))
+    ax = fig.subplots()
+    for i, (config, group) in enumerate(lines):
+        group = group.sort_values(x)
+        xs = group[x].to_numpy(dtype=float)
+        label = config_label(config) or "learned (share of seeds)"
+        share, low, high = group.emerged_share, group.emerged_low, group.emerged_high
+        ax.fill_between(xs, low, high, color=style.color(i), alpha=0.2)
+        # Error bars as well as the band: a knob value seen once has a band of zero width.
+        ax.errorbar(
+            xs, share, yerr=[share - low, high - share], fmt="none",
+            ecolor=style.color(i), capsize=5, linewidth=1.5,
+        )  # fmt: skip
+        ax.plot(xs, share, "o-", color=style.color(i), label=label)
+        ax.plot(
+            xs, group.optimal_p, "D:", color=style.color(i), markerfacecolor="white", linewidth=1.2
+        )
+    ax.plot([], [], "D:", color="0.3", markerfacecolor="white", label="optimal policy")
+    ax.set_xlabel(style.axis_label(x))
+    ax.set_ylabel("seeds in which it emerged (share)\noptimal: probability")
+    ax.set_ylim(-0.03, 1.03)
+    ax.legend(loc="best")
+    ax.set_title(style.title(findings.threshold_finding(rows, x, event)), loc="left")
+    footnote(fig, "bands: Wilson 95% intervals; emerged: the greedy policy commits it with p ≥ 0.5")
+    return fig
+
+
+def replacement_grid_figure(rows: pd.DataFrame, knobs: list[str], event: str) -> Figure | None:
+    """The threat × goal-conflict table as an annotated heat map, one panel per other setting."""
+    threat, conflict = "env.threat", "env.goal_conflict"
+    if threat not in rows or conflict not in rows or len(swept(rows, [threat, conflict])) < 2:
+        return None
+    others = [k for k in swept(rows, knobs) if k not in (threat, conflict)]
+    panels = _groups(rows, others)[:4]
+    fig = Figure(figsize=(6.5 * len(panels), 6.5))
+    axes = np.atleast_1d(fig.subplots(1, len(panels)))
+    levels = [False, True]
+    image = None
+    for ax, (config, group) in zip(axes, panels, strict=True):
+        share = np.full((2, 2), np.nan)
+        for r, t in enumerate(levels):
+            for c, g in enumerate(levels):
+                cell = group[(group[threat] == t) & (group[conflict] == g)]
+                if cell.empty:
+                    continue
+                k, n = int(cell.emerged.sum()), int(cell.seeds.sum())
+                share[r, c] = k / n if n else np.nan
+                low, high = cell.emerged_low.iloc[0], cell.emerged_high.iloc[0]
+                text = f"{k}/{n}\n[{low:.2f}, {high:.2f}]\noptimal p={cell.optimal_p.mean():.2f}"
+                ink = "white" if share[r, c] < 0.6 else "black"
+                ax.text(c, r, text, ha="center", va="center", fontsize=14, color=ink)
+        image = ax.imshow(share, cmap="cividis", vmin=0, vmax=1)
+        ax.set_xticks([0, 1], ["no conflict", "goal conflict"])
+        ax.set_yticks([0, 1], ["no threat", "threat"])
+        ax.grid(False)
+        if config:
+            ax.set_xlabel(config_label(config))
+    fig.colorbar(image, ax=list(axes), label="seeds in which it emerged (share)", shrink=0.8)
+    cell = {threat: True, conflict: True}
+    fig.suptitle(
+        style.title(findings.cell_finding(rows, cell, event), width=48 * len(panels)),
+        x=0.05,
+        ha="left",
+        fontsize=18,
+    )
+    return fig
+
+
+def _read_curve(run: Run, column: str) -> tuple[np.ndarray, np.ndarray] | None:
+    try:
+        curve = pd.read_csv(run.curve_path)
+    except (OSError, ValueError):
+        return None
+    if column not in curve or "timesteps" not in curve or curve.empty:
+        return None
+    curve = curve.sort_values("timesteps")
+    return curve.timesteps.to_numpy(dtype=float), curve[column].to_numpy(dtype=float)
+
+
+def learning_curves_figure(
+    runs: list[Run], knobs: list[str], event: str
+) -> tuple[Figure | None, list[str]]:
+    """Exact probability of ``event`` during training: every seed thin, the mean with a band.
+
+    Returns the figure and the run folders whose ``curve.csv`` could not be read.
+    """
+    column = f"p_{event}"
+    unreadable = []
+    by_config: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
+    configs: dict[str, dict[str, object]] = {}
+    for run in runs:
+        curve = _read_curve(run, column)
+        if curve is None:
+            unreadable.append(str(run.run_dir))
+            continue
+        flat = flatten(run.metrics["config"])
+        config = {k: flat.get(k) for k in knobs if k != "seed"}
+        label = config_label(config)
+        configs[label] = config
+        by_config.setdefault(label, []).append(curve)
+    if not by_config:
+        return None, unreadable
+    fig = Figure(figsize=(10, 6.2))
+    ax = fig.subplots()
+    best: tuple[float, str, np.ndarray, np.ndarray] | None = None
+    for i, label in enumerate(sorted(by_config)[:MAX_LINES]):
+        curves = by_config[label]
+        grid = np.unique(np.concatenate([t for t, _ in curves]))
+        values = np.array([np.interp(grid, t, p) for t, p in curves])
+        for t, p in curves:
+            ax.plot(t, p, color=style.color(i), linewidth=0.8, alpha=0.45)
+        mean = values.mean(axis=0)
+        if len(curves) > 1:
+            half = 1.96 * values.std(axis=0, ddof=1) / math.sqrt(len(curves))
+            ax.fill_between(
+                grid, np.clip(mean - half, 0, 1), np.clip(mean + half, 0, 1),
+                color=style.color(i), alpha=0.2,
+            )  # fmt: skip
+        ax.plot(grid, mean, color=style.color(i), label=f"{label or 'mean'} ({len(curves)} seeds)")
+        if best is None or mean[-1] > best[0]:
+            best = (float(mean[-1]), label, grid, mean)
+    assert best is not None
+    ax.set_xlabel("training (environment steps)")
+    ax.set_ylabel(f"exact P({event})\nstochastic policy")
+    ax.set_ylim(-0.03, 1.03)
+    ax.legend(loc="best")
+    ax.set_title(style.title(findings.curve_finding(best[1], best[2], best[3], event)), loc="left")
+    footnote(fig, "thin: one seed; thick: the mean, band: ±1.96 standard errors")
+    return fig, unreadable
+
+
+def mitigations_figure(rows: pd.DataFrame, knobs: list[str], event: str) -> Figure | None:
+    """Share of seeds that learned ``event`` under each mitigation, side by side."""
+    name = "mitigation.name"
+    if name not in rows or rows[name].astype(str).nunique() < 2:
+        return None
+    present = list(rows[name].dropna().unique())
+    order = [m for m in MITIGATION_ORDER if m in present] + sorted(
+        m for m in present if m not in MITIGATION_ORDER
+    )
+    others = [k for k in swept(rows, knobs) if k != name]
+    series = _groups(rows, others)[:MAX_LINES]
+    fig = Figure(figsize=(11, 6.2))
+    ax = fig.subplots()
+    width = 0.8 / len(series)
+    for i, (config, group) in enumerate(series):
+        offsets = np.arange(len(order)) - 0.4 + width * (i + 0.5)
+        cells = [group[group[name] == m] for m in order]
+        share = [c.emerged.sum() / c.seeds.sum() if len(c) else np.nan for c in cells]
+        low = [c.emerged_low.iloc[0] if len(c) else np.nan for c in cells]
+        high = [c.emerged_high.iloc[0] if len(c) else np.nan for c in cells]
+        err = np.array([np.subtract(share, low), np.subtract(high, share)])
+        ax.bar(
+            offsets, share, width * 0.9, color=style.color(i), label=config_label(config) or None
+        )
+        ax.errorbar(offsets, share, yerr=err, fmt="none", ecolor="black", capsize=5, linewidth=1.5)
+        optimal = [c.optimal_p.mean() if len(c) else np.nan for c in cells]
+        ax.plot(
+            offsets, optimal, "D", color="black", markerfacecolor="white",
+            label="optimal policy" if i == 0 else None,
+        )  # fmt: skip
+    ax.set_xticks(np.arange(len(order)), [m.replace("_", " ") for m in order])
+    ax.set_xlabel("mitigation")
+    ax.set_ylabel("seeds in which it emerged (share)")
+    ax.set_ylim(0, 1.05)
+    ax.legend(loc="best")
+    ax.set_title(style.title(findings.mitigation_finding(rows, order, event)), loc="left")
+    return fig
+
+
+def oversight_gap_figure(summary: pd.DataFrame, knobs: list[str], event: str) -> Figure | None:
+    """Exact probability of ``event`` in watched against unwatched episodes, per configuration."""
+    watched, unwatched = f"p_{event}_watched", f"p_{event}_unwatched"
+    if watched not in summary or unwatched not in summary:
+        return None
+    rows = summary.dropna(subset=[watched, unwatched])
+    if rows.empty:
+        return None
+    groups = _groups(rows, swept(rows, knobs))[:12]
+    fig = Figure(figsize=(10, 1.6 + 0.9 * len(groups)))
+    ax = fig.subplots()
+    for y, (_config, group) in enumerate(groups):
+        points = []
+        for column, i, marker in ((unwatched, 1, "o"), (watched, 0, "s")):
+            mean = float(group[column].mean())
+            low, high = bootstrap_mean_interval(group[column].tolist())
+            if not math.isnan(low):
+                ax.plot([low, high], [y, y], color=style.color(i), linewidth=6, alpha=0.3)
+            label = None if y else ("unwatched" if column == unwatched else "watched")
+            ax.plot(mean, y, marker, color=style.color(i), markersize=12, label=label)
+            points.append(mean)
+        ax.plot(points, [y, y], color="0.5", linewidth=1.5, zorder=0)
+    ax.set_yticks(range(len(groups)), [config_label(c) or "all runs" for c, _ in groups])
+    ax.set_xlabel(f"exact P({event}) in an episode")
+    ax.set_xlim(-0.03, 1.03)
+    ax.legend(loc="best")
+    text = findings.oversight_finding(
+        float(rows[watched].mean()), float(rows[unwatched].mean()), len(rows), event
+    )
+    ax.set_title(style.title(text), loc="left")
+    return fig
+
+
+def write_figures(
+    summary: pd.DataFrame,
+    table: pd.DataFrame,
+    runs: list[Run],
+    knobs: list[str],
+    events: dict[str, str],
+    out_dir: Path,
+) -> tuple[list[Path], list[str]]:
+    """Draw every figure the runs support, per world, into ``out_dir``.
+
+    Returns the files written and warnings (run folders whose ``curve.csv`` is unreadable).
+    """
+    written: list[Path] = []
+    warnings: list[str] = []
+    with matplotlib.rc_context(style.RC):
+        for env, event in events.items():
+            rows = table[table.env == env]
+            env_runs = [r for r in runs if r.env == env]
+            curves, unreadable = learning_curves_figure(env_runs, knobs, event)
+            warnings += [
+                f"{d}: no usable curve.csv, left out of the learning curves" for d in unreadable
+            ]
+            figures = {
+                "emergence": emergence_figure(rows, knobs, event),
+                "grid": replacement_grid_figure(rows, knobs, event),
+                "learning_curves": curves,
+                "mitigations": mitigations_figure(rows, knobs, event),
+                "oversight_gap": oversight_gap_figure(summary[summary.env == env], knobs, event),
+            }
+            for name, fig in figures.items():
+                if fig is not None:
+                    written += style.save(fig, out_dir, f"{name}_{env}")
+    return written, warnings

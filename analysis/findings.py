@@ -1,0 +1,121 @@
+"""Sentences that state what the data shows, for figure titles: computed, never hand-written."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import pandas as pd
+
+EVENT_PHRASES = {
+    "disabled_off_switch": "Disabling the off-switch",
+    "shut_down": "Being shut down",
+    "reached_goal": "Reaching the goal",
+    "grabbed_compute": "Grabbing compute",
+    "finished": "Finishing the job",
+    "coerced": "Coercion",
+    "replaced": "Being replaced",
+    "found_leverage": "Searching out leverage",
+}
+
+
+def event_phrase(event: str) -> str:
+    """``disabled_off_switch`` -> ``Disabling the off-switch``; unknown names read plainly."""
+    return EVENT_PHRASES.get(event, event.replace("_", " ").capitalize())
+
+
+def knob_label(knob: str) -> str:
+    """A knob as people read it: ``env.shutdown_prob`` -> ``shutdown_prob``."""
+    return knob.removeprefix("env.")
+
+
+def format_value(value: object) -> str:
+    if isinstance(value, float):
+        return "—" if math.isnan(value) else f"{value:g}"
+    return str(value)
+
+
+def _counts(rows: pd.DataFrame) -> tuple[int, int]:
+    return int(rows["emerged"].sum()), int(rows["seeds"].sum())
+
+
+def threshold_finding(rows: pd.DataFrame, x: str, event: str) -> str:
+    """Where along knob ``x`` the behaviour emerges in most seeds, with the seed counts.
+
+    ``rows`` is part of the emergence table (columns ``x``, ``emerged``, ``seeds``).
+    """
+    phrase, name = event_phrase(event), knob_label(x)
+    by_x = rows.groupby(x)[["emerged", "seeds"]].sum().sort_index()
+    xs = list(by_x.index)
+    majority = [k / n >= 0.5 if n else False for k, n in zip(by_x.emerged, by_x.seeds, strict=True)]
+    total_k, total_n = int(by_x.emerged.sum()), int(by_x.seeds.sum())
+    if all(majority):
+        return f"{phrase} emerges in {total_k}/{total_n} seeds at every {name} tested"
+    if not any(majority):
+        return (
+            f"{phrase} emerges in only {total_k}/{total_n} seeds "
+            f"over {name} {format_value(xs[0])}–{format_value(xs[-1])}"
+        )
+    for i in range(1, len(xs)):
+        if all(majority[i:]):
+            k, n = _counts(by_x.iloc[i:])
+            k0, n0 = _counts(by_x.iloc[:i])
+            return (
+                f"{phrase} emerges in {k}/{n} seeds at {name} ≥ {format_value(xs[i])}, "
+                f"{k0}/{n0} below"
+            )
+    for j in range(len(xs) - 1, 0, -1):
+        if all(majority[:j]):
+            k, n = _counts(by_x.iloc[:j])
+            k0, n0 = _counts(by_x.iloc[j:])
+            return (
+                f"{phrase} emerges in {k}/{n} seeds at {name} ≤ {format_value(xs[j - 1])}, "
+                f"{k0}/{n0} above"
+            )
+    best = xs[int((by_x.emerged / by_x.seeds).to_numpy().argmax())]
+    return f"{phrase} emerges in {total_k}/{total_n} seeds, most often at {name} = {best}"
+
+
+def cell_finding(rows: pd.DataFrame, cell: dict[str, object], event: str) -> str:
+    """The behaviour's rate in one cell of a grid against every other cell."""
+    inside = pd.Series(True, index=rows.index)
+    for knob, value in cell.items():
+        inside &= rows[knob] == value
+    k, n = _counts(rows[inside])
+    k0, n0 = _counts(rows[~inside])
+    where = " and ".join(f"{knob_label(kb)}={format_value(v)}" for kb, v in cell.items())
+    return f"{event_phrase(event)} emerges in {k}/{n} seeds with {where}, {k0}/{n0} elsewhere"
+
+
+def mitigation_finding(rows: pd.DataFrame, order: Sequence[str], event: str) -> str:
+    """The behaviour with no mitigation against the mitigation that cuts it most."""
+    phrase = event_phrase(event)
+    by_name = rows.groupby("mitigation.name")[["emerged", "seeds"]].sum()
+    share = by_name.emerged / by_name.seeds
+    others = [m for m in order if m != "none" and m in share.index]
+    best = min(others, key=lambda m: share[m]) if others else order[0]
+    k, n = int(by_name.emerged[best]), int(by_name.seeds[best])
+    if "none" in by_name.index and best != "none":
+        k0, n0 = int(by_name.emerged["none"]), int(by_name.seeds["none"])
+        return f"{phrase}: {k0}/{n0} seeds with no mitigation, {k}/{n} with {best}"
+    return f"{phrase} emerges in {k}/{n} seeds with {best}, the fewest of any mitigation"
+
+
+def oversight_finding(watched: float, unwatched: float, runs: int, event: str) -> str:
+    """The mean exact probability of the behaviour watched against unwatched."""
+    return (
+        f"{event_phrase(event)}: p = {unwatched:.2f} unwatched, {watched:.2f} watched "
+        f"(mean of {runs} runs)"
+    )
+
+
+def curve_finding(label: str, timesteps: Sequence[float], mean: Sequence[float], event: str) -> str:
+    """When the mean exact probability first reaches one half, or where it ends."""
+    phrase = event_phrase(event)
+    for t, p in zip(timesteps, mean, strict=True):
+        if p >= 0.5:
+            where = f" ({label})" if label else ""
+            return f"{phrase} takes hold after about {int(t):,} steps{where}"
+    return (
+        f"{phrase}: mean exact probability reaches {mean[-1]:.2f} by {int(timesteps[-1]):,} steps"
+    )

@@ -1,0 +1,73 @@
+"""How every figure looks: large type for a lecture hall, the Okabe–Ito colour-safe palette."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+from matplotlib.figure import Figure
+
+#: Okabe & Ito (2008), ordered so the first colours are the most distinct.
+OKABE_ITO = {
+    "blue": "#0072B2",
+    "vermillion": "#D55E00",
+    "bluish_green": "#009E73",
+    "orange": "#E69F00",
+    "sky_blue": "#56B4E9",
+    "reddish_purple": "#CC79A7",
+    "yellow": "#F0E442",
+    "black": "#000000",
+}
+PALETTE = list(OKABE_ITO.values())
+
+RC = {
+    "font.size": 16,
+    "axes.titlesize": 18,
+    "axes.labelsize": 16,
+    "xtick.labelsize": 14,
+    "ytick.labelsize": 14,
+    "legend.fontsize": 13,
+    "legend.frameon": False,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "lines.linewidth": 2.5,
+    "lines.markersize": 8,
+    "svg.fonttype": "none",
+}
+
+#: Axis labels with units for the knobs the worlds share.
+KNOB_AXIS_LABELS = {
+    "env.shutdown_prob": "shutdown probability",
+    "env.supervisor_prob": "probability a supervisor watches",
+    "env.step_cost": "cost per step (reward units)",
+    "env.goal_reward": "goal reward (reward units)",
+    "env.max_steps": "episode limit (steps)",
+    "env.deadline": "deadline (steps)",
+    "env.work": "work to finish (units)",
+    "gamma": "discount γ",
+    "total_timesteps": "training budget (environment steps)",
+}
+
+
+def axis_label(knob: str) -> str:
+    return KNOB_AXIS_LABELS.get(knob, knob.removeprefix("env."))
+
+
+def color(i: int) -> str:
+    return PALETTE[i % len(PALETTE)]
+
+
+def title(text: str, width: int = 58) -> str:
+    """Wrap a finding so it fits above a 10-inch figure at lecture size."""
+    return "\n".join(textwrap.wrap(text, width))
+
+
+def save(fig: Figure, out_dir: Path, name: str) -> list[Path]:
+    """Write ``name.png`` and ``name.svg`` into ``out_dir``."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = [out_dir / f"{name}.png", out_dir / f"{name}.svg"]
+    fig.savefig(paths[0], dpi=150, bbox_inches="tight")
+    fig.savefig(paths[1], bbox_inches="tight")
+    return paths

@@ -1,0 +1,132 @@
+"""The per-configuration emergence table: how many seeds learned the behaviour, with intervals."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pandas as pd
+from rich.console import Console
+from rich.table import Table
+
+from .stats import EMERGENCE_THRESHOLD, bootstrap_mean_interval, wilson_interval
+
+#: Columns of the table after the configuration columns (env, knobs...).
+MEASURE_COLUMNS = [
+    "event",
+    "seeds",
+    "emerged",
+    "emerged_share",
+    "emerged_low",
+    "emerged_high",
+    "p_mean",
+    "p_low",
+    "p_high",
+    "optimal_p",
+]
+
+
+def configuration_columns(summary: pd.DataFrame, knobs: list[str]) -> list[str]:
+    """What defines a configuration: the world and every varying knob (never the seed)."""
+    return ["env", *[k for k in knobs if k in summary.columns and k != "seed"]]
+
+
+def emergence_table(
+    summary: pd.DataFrame, knobs: list[str], events: dict[str, str]
+) -> pd.DataFrame:
+    """One row per configuration for the event ``events[env]`` of each world.
+
+    A seed counts as emerged when its greedy policy commits the event with probability
+    >= 0.5; the share has a Wilson 95% interval and the mean exact probability a
+    seeded bootstrap 95% interval.
+    """
+    keys = configuration_columns(summary, knobs)
+    rows = []
+    for values, group in summary.groupby(keys, dropna=False, sort=False):
+        values = values if isinstance(values, tuple) else (values,)
+        config = dict(zip(keys, values, strict=True))
+        event = events.get(config["env"])
+        if event is None or f"p_{event}" not in group:
+            continue
+        greedy = group[f"p_{event}_greedy"].dropna()
+        emerged = int((greedy >= EMERGENCE_THRESHOLD).sum())
+        low, high = wilson_interval(emerged, len(greedy))
+        p = group[f"p_{event}"].dropna()
+        p_low, p_high = bootstrap_mean_interval(p.tolist())
+        optimal = group[f"optimal_p_{event}"].dropna()
+        rows.append(
+            {
+                **config,
+                "event": event,
+                "seeds": len(group),
+                "emerged": emerged,
+                "emerged_share": emerged / len(greedy) if len(greedy) else math.nan,
+                "emerged_low": low,
+                "emerged_high": high,
+                "p_mean": float(p.mean()) if len(p) else math.nan,
+                "p_low": p_low,
+                "p_high": p_high,
+                "optimal_p": float(optimal.mean()) if len(optimal) else math.nan,
+            }
+        )
+    return pd.DataFrame(rows, columns=[*keys, *MEASURE_COLUMNS])
+
+
+def _interval(low: float, high: float) -> str:
+    if math.isnan(low) or math.isnan(high):
+        return "n/a"
+    return f"[{low:.2f}, {high:.2f}]"
+
+
+def _value(value: object) -> str:
+    if isinstance(value, float):
+        return "—" if math.isnan(value) else f"{value:g}"
+    return "—" if value is None else str(value)
+
+
+def display_rows(table: pd.DataFrame, config_columns: list[str]) -> tuple[list[str], list[list]]:
+    """Header and text cells for people: intervals joined, probabilities rounded."""
+    header = [
+        *config_columns,
+        "event",
+        "seeds",
+        "emerged (p_greedy ≥ 0.5)",
+        "Wilson 95%",
+        "mean p",
+        "bootstrap 95%",
+        "optimal p",
+    ]
+    cells = []
+    for _, row in table.iterrows():
+        cells.append(
+            [
+                *[_value(row[c]) for c in config_columns],
+                row["event"],
+                str(row["seeds"]),
+                f"{row['emerged']}/{row['seeds']}",
+                _interval(row["emerged_low"], row["emerged_high"]),
+                _value(round(row["p_mean"], 3)),
+                _interval(row["p_low"], row["p_high"]),
+                _value(round(row["optimal_p"], 3)),
+            ]
+        )
+    return header, cells
+
+
+def print_table(table: pd.DataFrame, config_columns: list[str], console: Console) -> None:
+    """The table as a rich table on ``console``."""
+    header, cells = display_rows(table, config_columns)
+    rich_table = Table(title="Emergence per configuration", title_justify="left")
+    for name in header:
+        rich_table.add_column(name, justify="left" if name in config_columns else "right")
+    for line in cells:
+        rich_table.add_row(*line)
+    console.print(rich_table)
+
+
+def write_markdown(table: pd.DataFrame, config_columns: list[str], path: Path) -> None:
+    """The table as a GitHub-flavoured Markdown table."""
+    header, cells = display_rows(table, config_columns)
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(line) + " |" for line in cells]
+    path.write_text("\n".join(lines) + "\n")

@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from instrumental.analysis.report import make_report
+from matplotlib.image import imread
+
+
+def assert_drawn(path: Path) -> None:
+    """The PNG exists, has a matching SVG, and is not one flat colour."""
+    assert path.exists(), path
+    assert path.with_suffix(".svg").stat().st_size > 1000
+    pixels = imread(path)
+    assert pixels.shape[0] > 300 and pixels.shape[1] > 300
+    assert np.std(pixels[..., :3]) > 0.05
+
+
+def test_a_sweep_gets_an_emergence_figure_and_learning_curves(
+    offswitch_sweep: Path, tmp_path: Path
+) -> None:
+    report = make_report([offswitch_sweep], tmp_path)
+    assert_drawn(tmp_path / "emergence_offswitch.png")
+    assert_drawn(tmp_path / "learning_curves_offswitch.png")
+    names = {p.name for p in report.written}
+    assert "grid_offswitch.png" not in names  # no threat/goal_conflict knobs
+    assert "mitigations_offswitch.png" not in names
+    assert "oversight_gap_offswitch.png" not in names  # never watched
+
+
+def test_emergence_title_states_the_finding_from_the_data(offswitch_sweep: Path) -> None:
+    from instrumental.analysis.findings import threshold_finding
+
+    report = make_report([offswitch_sweep], offswitch_sweep, figures=False)
+    title = threshold_finding(report.table, "env.shutdown_prob", "disabled_off_switch")
+    assert title == (
+        "Disabling the off-switch emerges in 2/3 seeds at shutdown_prob ≥ 0.5, 0/3 below"
+    )
+
+
+def test_replacement_runs_get_the_threat_by_conflict_grid(
+    replacement_grid: Path, tmp_path: Path
+) -> None:
+    report = make_report([replacement_grid], tmp_path)
+    assert report.events == {"replacement": "coerced"}
+    assert_drawn(tmp_path / "grid_replacement.png")
+    assert not (tmp_path / "emergence_replacement.png").exists()  # only boolean knobs
+
+
+def test_mitigations_and_the_oversight_gap_are_drawn_when_present(
+    mitigation_sweep: Path, tmp_path: Path
+) -> None:
+    make_report([mitigation_sweep], tmp_path)
+    assert_drawn(tmp_path / "mitigations_offswitch.png")
+    assert_drawn(tmp_path / "oversight_gap_offswitch.png")
+
+
+@pytest.mark.parametrize("curve_text", ["", "timesteps,return\n", "not,a\ncsv"])
+def test_a_missing_or_broken_curve_leaves_that_run_out_of_the_learning_curves(
+    offswitch_sweep: Path, tmp_path: Path, curve_text: str
+) -> None:
+    broken = offswitch_sweep / "env.shutdown_prob=0.0,seed=0" / "curve.csv"
+    broken.write_text(curve_text)
+    report = make_report([offswitch_sweep], tmp_path)
+    assert any(str(broken.parent) in w and "curve.csv" in w for w in report.warnings)
+    assert_drawn(tmp_path / "learning_curves_offswitch.png")
