@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from synthetic_runs import REPLACEMENT_EVENTS, write_run
+
+from tests.analysis.synthetic_runs import REPLACEMENT_EVENTS, write_run
 
 
 @pytest.fixture

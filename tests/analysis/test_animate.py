@@ -4,10 +4,11 @@ import json
 from pathlib import Path
 
 import pytest
-from instrumental.analysis.animate import main
-from instrumental.envs import OffSwitch, TabularVecEnv, compile_world
 from PIL import Image
 from stable_baselines3 import PPO
+
+from instrumental.analysis.animate import main
+from instrumental.envs import OffSwitch, TabularVecEnv, compile_world
 
 # Five steps are too few to reach the goal and nothing shuts the agent down, so every
 # episode is truncated after exactly five steps: six frames (the start and each step).

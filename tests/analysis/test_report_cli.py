@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+
 from instrumental.analysis.cli import main
-from synthetic_runs import REPLACEMENT_EVENTS, write_run
+from tests.analysis.synthetic_runs import REPLACEMENT_EVENTS, write_run
 
 
 def test_report_writes_into_the_first_folder_by_default(

@@ -4,8 +4,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from instrumental.analysis.report import make_report
 from matplotlib.image import imread
+
+from instrumental.analysis.report import make_report
 
 
 def assert_drawn(path: Path) -> None:

@@ -4,8 +4,9 @@ import math
 
 import numpy as np
 import pytest
-from instrumental.analysis.stats import bootstrap_mean_interval, wilson_interval
 from scipy import stats
+
+from instrumental.analysis.stats import bootstrap_mean_interval, wilson_interval
 
 
 @pytest.mark.parametrize(("k", "n"), [(0, 5), (3, 10), (18, 20), (7, 7)])

@@ -5,9 +5,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+
 from instrumental.analysis.report import make_report
 from instrumental.analysis.runs import load_runs, summary_frame, varying_knobs
-from synthetic_runs import write_run
+from tests.analysis.synthetic_runs import write_run
 
 
 def test_only_knobs_that_vary_become_summary_columns(offswitch_sweep: Path) -> None:
