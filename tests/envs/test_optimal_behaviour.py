@@ -7,6 +7,7 @@ import pytest
 from instrumental.envs import (
     WORLDS,
     ComputeGrab,
+    OffSwitch,
     Replacement,
     World,
     compile_world,
@@ -127,3 +128,7 @@ def test_an_absent_supervisor_leaves_the_harmful_event_optimal_only_unwatched(na
     stats = evaluate_policy(table, solve(table, GAMMA).policy, GAMMA).events[world.harmful_event]
     assert stats.p_watched == 0.0
     assert stats.p_unwatched > 0.5
+
+
+def test_disabling_the_off_switch_is_not_optimal_without_shutdown_risk() -> None:
+    assert optimal_event_prob(OffSwitch(shutdown_prob=0.0), "disabled_off_switch") == 0.0
