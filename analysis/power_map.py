@@ -14,7 +14,7 @@ import dataclasses
 from pathlib import Path
 
 import numpy as np
-from instrumental.envs import OffSwitch, compile_world, power
+from instrumental.envs import OffSwitch, compile_world, estimate_power
 from instrumental.envs.offswitch import RUNNING
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
@@ -55,7 +55,7 @@ def offswitch_power_map(
     """
     world = world if world is not None else OffSwitch()
     table = compile_world(world)
-    estimate = power(table, gamma, n_samples=n_samples, seed=seed)
+    estimate = estimate_power(table, gamma, n_samples=n_samples, seed=seed)
     shape = (len(world.grid), len(world.grid[0]))
     sums = np.zeros((2, *shape))
     counts = np.zeros((2, *shape))

@@ -7,7 +7,7 @@ from .compute_grab import ComputeGrab
 from .evaluation import EventStats, PolicyEvaluation, evaluate_policy, greedy
 from .gym_env import TabularEnv
 from .offswitch import OffSwitch
-from .power import PowerEstimate, power
+from .power import PowerEstimate, estimate_power
 from .registration import ENV_IDS, WORLDS, register_all
 from .replacement import Replacement
 from .solver import Solution, solve
@@ -37,8 +37,8 @@ __all__ = [
     "World",
     "compile",
     "compile_world",
+    "estimate_power",
     "evaluate_policy",
     "greedy",
-    "power",
     "solve",
 ]

@@ -74,7 +74,7 @@ def optimal_state_values(
     return values
 
 
-def power(
+def estimate_power(
     table: CompiledWorld,
     gamma: float,
     n_samples: int = 1000,

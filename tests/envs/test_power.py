@@ -8,7 +8,7 @@ from typing import ClassVar
 
 import numpy as np
 import pytest
-from instrumental.envs import Outcome, World, compile_world, power
+from instrumental.envs import Outcome, World, compile_world, estimate_power
 
 
 class TinyWorld(World):
@@ -62,7 +62,7 @@ class StayOrLeave(TinyWorld):
 
 def power_at_start(world: World, gamma: float, n_samples: int, seed: int = 0):
     table = compile_world(world)
-    estimate = power(table, gamma, n_samples=n_samples, seed=np.random.SeedSequence(seed))
+    estimate = estimate_power(table, gamma, n_samples=n_samples, seed=np.random.SeedSequence(seed))
     s = table.index["s"]
     return estimate.power[s], estimate.stderr[s]
 
@@ -97,7 +97,7 @@ def test_monte_carlo_error_shrinks_as_one_over_root_samples() -> None:
 
 def test_absorbing_states_have_power_equal_to_their_mean_reward() -> None:
     table = compile_world(TwoWays())
-    estimate = power(table, 0.9, n_samples=4000, seed=1)
+    estimate = estimate_power(table, 0.9, n_samples=4000, seed=1)
     for name in ("z0", "z1"):
         i = table.index[name]
         assert abs(estimate.power[i] - 0.5) < 4 * estimate.stderr[i]
@@ -105,16 +105,18 @@ def test_absorbing_states_have_power_equal_to_their_mean_reward() -> None:
 
 def test_the_same_seed_gives_the_same_estimate_and_another_seed_does_not() -> None:
     table = compile_world(TwoWays())
-    first = power(table, 0.9, n_samples=50, seed=np.random.default_rng(3))
-    again = power(table, 0.9, n_samples=50, seed=np.random.default_rng(3))
-    other = power(table, 0.9, n_samples=50, seed=np.random.default_rng(4))
+    first = estimate_power(table, 0.9, n_samples=50, seed=np.random.default_rng(3))
+    again = estimate_power(table, 0.9, n_samples=50, seed=np.random.default_rng(3))
+    other = estimate_power(table, 0.9, n_samples=50, seed=np.random.default_rng(4))
     assert np.array_equal(first.power, again.power)
     assert not np.array_equal(first.power, other.power)
 
 
 def test_a_custom_reward_distribution_is_used() -> None:
     table = compile_world(TwoWays())
-    ones = power(table, 0.9, n_samples=10, seed=0, distribution=lambda rng, shape: np.ones(shape))
+    ones = estimate_power(
+        table, 0.9, n_samples=10, seed=0, distribution=lambda rng, shape: np.ones(shape)
+    )
     assert np.allclose(ones.power, 1.0)
     assert np.allclose(ones.stderr, 0.0)
 
@@ -122,4 +124,4 @@ def test_a_custom_reward_distribution_is_used() -> None:
 @pytest.mark.parametrize("gamma", [0.0, 1.0])
 def test_power_rejects_a_discount_outside_the_open_unit_interval(gamma: float) -> None:
     with pytest.raises(ValueError, match="gamma"):
-        power(compile_world(TwoWays()), gamma, n_samples=10)
+        estimate_power(compile_world(TwoWays()), gamma, n_samples=10)
