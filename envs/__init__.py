@@ -3,10 +3,13 @@
 Importing this package registers the Gymnasium ids ``instrumental/<World>-v0``.
 """
 
+from .compute_grab import ComputeGrab
 from .evaluation import EventStats, PolicyEvaluation, evaluate_policy, greedy
 from .gym_env import TabularEnv
 from .offswitch import OffSwitch
+from .power import PowerEstimate, estimate_power
 from .registration import ENV_IDS, WORLDS, register_all
+from .replacement import Replacement
 from .solver import Solution, solve
 from .tables import CompiledWorld, compile_world
 from .vec_env import TabularVecEnv
@@ -20,17 +23,21 @@ __all__ = [
     "ENV_IDS",
     "WORLDS",
     "CompiledWorld",
+    "ComputeGrab",
     "EventStats",
     "KnobError",
     "OffSwitch",
     "Outcome",
     "PolicyEvaluation",
+    "PowerEstimate",
+    "Replacement",
     "Solution",
     "TabularEnv",
     "TabularVecEnv",
     "World",
     "compile",
     "compile_world",
+    "estimate_power",
     "evaluate_policy",
     "greedy",
     "solve",

@@ -6,14 +6,22 @@ from typing import Any
 
 import gymnasium as gym
 
+from .compute_grab import ComputeGrab
 from .gym_env import TabularEnv
 from .offswitch import OffSwitch
+from .replacement import Replacement
 from .world import World
 
 #: Command-line name -> world class.
-WORLDS: dict[str, type[World]] = {OffSwitch.name: OffSwitch}
+WORLDS: dict[str, type[World]] = {
+    world.name: world for world in (OffSwitch, ComputeGrab, Replacement)
+}
 #: Gymnasium id -> world class.
-ENV_IDS: dict[str, type[World]] = {"instrumental/OffSwitch-v0": OffSwitch}
+ENV_IDS: dict[str, type[World]] = {
+    "instrumental/OffSwitch-v0": OffSwitch,
+    "instrumental/ComputeGrab-v0": ComputeGrab,
+    "instrumental/Replacement-v0": Replacement,
+}
 
 
 def make_tabular_env(
