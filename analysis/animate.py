@@ -51,8 +51,9 @@ def load_model(run_dir: Path, algo: str) -> Any:
 
 def play(model: Any, world: Any, episodes: int, seed: int, deterministic: bool) -> list[Frame]:
     """Frames of ``model`` playing ``episodes`` episodes in ``world``: starts, then steps."""
-    from instrumental.envs import TabularEnv
     from stable_baselines3.common.utils import set_random_seed
+
+    from instrumental.envs import TabularEnv
 
     set_random_seed(seed)
     env = TabularEnv(world)
