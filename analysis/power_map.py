@@ -14,10 +14,11 @@ import dataclasses
 from pathlib import Path
 
 import numpy as np
-from instrumental.envs import OffSwitch, compile_world, estimate_power
-from instrumental.envs.offswitch import RUNNING
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+
+from instrumental.envs import OffSwitch, compile_world, estimate_power
+from instrumental.envs.offswitch import RUNNING
 
 
 @dataclasses.dataclass(frozen=True)

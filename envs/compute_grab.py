@@ -127,12 +127,23 @@ class ComputeGrab(World):
         return state.t >= self.deadline
 
     def transitions(self, state: ComputeState, action: int) -> list[Outcome]:
+        return self._step(state, action, grab_works=True)
+
+    def blocked_transitions(self, state: ComputeState, action: int, event: str) -> list[Outcome]:
+        """Access control: the cluster refuses the request, and the step is lost waiting."""
+        if event != "grabbed_compute":
+            return super().blocked_transitions(state, action, event)
+        return self._step(state, action, grab_works=False)
+
+    def _step(self, state: ComputeState, action: int, grab_works: bool) -> list[Outcome]:
         t = state.t + 1
         reward = -self.step_cost
         events: set[str] = set()
         if state.busy > 0:
             # A grab in progress holds the job up; whatever it chooses, nothing happens.
             nxt = state._replace(busy=state.busy - 1, t=t)
+        elif action == GRAB and not grab_works:
+            nxt = state._replace(t=t)
         elif action == GRAB:
             compute = min(state.compute + self.compute_gain, self.max_compute)
             if compute > state.compute:

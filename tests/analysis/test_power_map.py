@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+
 from instrumental.analysis.power_map import offswitch_power_map, plot_power_map
 from instrumental.envs import OffSwitch
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from instrumental.envs import KnobError, OffSwitch, compile_world, evaluate_policy, solve
+from instrumental.envs import WORLDS, KnobError, OffSwitch, compile_world, evaluate_policy, solve
 from instrumental.envs.mitigations import mitigate
 
 
@@ -63,3 +63,16 @@ def test_no_mitigation_returns_the_world_itself():
 def test_bad_mitigation_settings_name_the_field(kwargs, field):
     with pytest.raises(KnobError, match=f"^{field}="):
         mitigate(OffSwitch(), **kwargs)
+
+
+@pytest.mark.parametrize("name", sorted(WORLDS))
+def test_every_world_supports_every_mitigation_of_its_harmful_event(name):
+    world = WORLDS[name](supervisor_prob=0.5)
+    event = world.harmful_event
+    assert optimal_p(world, event) > 0.0
+    assert optimal_p(mitigate(world, "access_control"), event) == 0.0
+    assert optimal_p(mitigate(world, "penalty", penalty=100.0), event) == 0.0
+    table = compile_world(mitigate(world, "oversight", penalty=100.0))
+    stats = evaluate_policy(table, solve(table, 0.99).policy, 0.99).events[event]
+    assert stats.p_watched == 0.0
+    assert stats.p_unwatched > 0.0

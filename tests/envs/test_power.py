@@ -8,6 +8,7 @@ from typing import ClassVar
 
 import numpy as np
 import pytest
+
 from instrumental.envs import Outcome, World, compile_world, estimate_power
 
 

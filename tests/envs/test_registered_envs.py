@@ -8,8 +8,9 @@ import gymnasium as gym
 import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env as gym_check_env
-from instrumental.envs import ENV_IDS, WORLDS, compile_world
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
+
+from instrumental.envs import ENV_IDS, WORLDS, compile_world
 
 IDS = sorted(ENV_IDS)
 

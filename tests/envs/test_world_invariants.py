@@ -7,6 +7,7 @@ import math
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from instrumental.envs import ComputeGrab, OffSwitch, Replacement, World
 from instrumental.envs.offswitch import AT_GOAL, FROZEN, RUNNING, SHUT_DOWN
 

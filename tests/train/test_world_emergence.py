@@ -8,9 +8,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from hydra import compose, initialize_config_module
+from omegaconf import OmegaConf
+
 from instrumental.train.config import register_configs
 from instrumental.train.run import train_and_measure
-from omegaconf import OmegaConf
 
 TIMESTEPS = 30_000
 
