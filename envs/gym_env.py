@@ -34,6 +34,7 @@ class TabularEnv(gym.Env):
         )
         self.action_space = gym.spaces.Discrete(self.table.n_actions)
         self._start_cdf = np.cumsum(self.table.initial_prob)
+        self._start_cdf[-1] = 1.0  # round-off must not leave a draw past the last state
         self._state: int | None = None
 
     @property
@@ -46,9 +47,7 @@ class TabularEnv(gym.Env):
     ) -> tuple[np.ndarray, dict[str, Any]]:
         super().reset(seed=seed)
         u = self.np_random.random()
-        self._state = int(
-            min(np.searchsorted(self._start_cdf, u, side="right"), len(self._start_cdf) - 1)
-        )
+        self._state = int(np.searchsorted(self._start_cdf, u, side="right"))
         return self.table.obs[self._state].copy(), {"state": self.state, "events": frozenset()}
 
     def step(self, action: int) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:

@@ -10,6 +10,8 @@ from .tables import CompiledWorld
 
 #: Actions whose values are within this of the best count as tied; ties go to the lowest index.
 TIE_TOLERANCE = 1e-9
+#: Iterations allowed beyond the number of states, for worlds without a clock.
+MAX_EXTRA_ITERATIONS = 100_000
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,17 +34,21 @@ def backup(table: CompiledWorld, values: np.ndarray, gamma: float) -> np.ndarray
 def iterate_to_fixed_point(step, start: np.ndarray, n_states: int, tol: float = 1e-12):
     """Apply ``step`` until nothing moves by more than ``tol``.
 
-    Every world carries time in its state, so its reachable graph is acyclic and
-    the iteration is exact after at most ``n_states`` steps; the tolerance only
-    matters for worlds without a clock.
+    Every world here carries time in its state, so its reachable graph is acyclic and
+    the iteration is exact after at most ``n_states`` steps. A world without a clock
+    converges geometrically; one that has not converged after ``MAX_EXTRA_ITERATIONS``
+    more steps raises rather than return wrong values.
     """
     current = start
-    for _ in range(n_states + 2):
+    for _ in range(n_states + 2 + MAX_EXTRA_ITERATIONS):
         updated = step(current)
         if np.max(np.abs(updated - current), initial=0.0) <= tol:
             return updated
         current = updated
-    return current
+    raise RuntimeError(
+        f"value iteration did not converge within {n_states + 2 + MAX_EXTRA_ITERATIONS} steps; "
+        "a world whose episodes may never end needs gamma < 1"
+    )
 
 
 def solve(table: CompiledWorld, gamma: float) -> Solution:

@@ -23,7 +23,11 @@ def env_schema(world_class: type[World]) -> type:
         ("name", str, dataclasses.field(default=world_class.name))
     ]
     for f in dataclasses.fields(world_class):
-        fields.append((f.name, hints[f.name], dataclasses.field(default=f.default)))
+        if f.default is dataclasses.MISSING:
+            default = dataclasses.field(default_factory=f.default_factory)
+        else:
+            default = dataclasses.field(default=f.default)
+        fields.append((f.name, hints[f.name], default))
     return dataclasses.make_dataclass(f"{world_class.__name__}EnvConfig", fields)
 
 

@@ -38,7 +38,8 @@ def sample_event_rates(
             if "episode" in infos[i]:
                 finished[i] = True
                 returns[i] = infos[i]["episode"]["r"]
-                happened[i] = [c > 0 for c in infos[i]["episode_events"].values()]
+                counts = infos[i]["episode_events"]
+                happened[i] = [counts[name] > 0 for name in table.event_names]
     return {
         "episodes": episodes,
         "return": float(returns.mean()),

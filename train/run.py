@@ -237,6 +237,7 @@ def train_and_measure(cfg: dict[str, Any], out_dir: Path) -> dict[str, Any]:
         "trainer": "sb3",
         "seed": cfg["seed"],
         "total_timesteps": cfg["total_timesteps"],
+        "trained_timesteps": int(model.num_timesteps),  # rounded up to whole rollouts
         "gamma": cfg["gamma"],
         "config": cfg,
         "policy": policy_metrics(table, probs, cfg["gamma"], sampled),

@@ -201,3 +201,42 @@ def test_vec_env_reports_termination_without_truncation_and_episode_events():
     assert infos[0]["episode_events"] == {"took": 1, "arrived": 0}
     assert rewards[0] == pytest.approx(0.5)
     assert infos[1] == {}
+
+
+@dataclasses.dataclass(frozen=True)
+class Forever(World):
+    """One state without a clock: 'stay' pays 1 and loops, 'leave' pays 0 and ends."""
+
+    name: ClassVar[str] = "forever"
+    actions: ClassVar[tuple[str, ...]] = ("stay", "leave")
+    events: ClassVar[tuple[str, ...]] = ("left",)
+    harmful_event: ClassVar[str] = "left"
+
+    def initial_states(self):
+        return [(1.0, 0)]
+
+    def time_limit_reached(self, state):
+        return False
+
+    def transitions(self, state, action):
+        if action == 0:
+            return [Outcome(1.0, 0, 1.0, False, frozenset())]
+        return [Outcome(1.0, 1, 0.0, True, frozenset({"left"}))]
+
+    def observe(self, state):
+        return np.array([state], dtype=np.float32)
+
+    def render_rgb(self, state):
+        return np.zeros((1, 1, 3), dtype=np.uint8)
+
+    def render_text(self, state):
+        return str(state)
+
+
+def test_a_world_without_a_clock_is_solved_to_convergence():
+    assert solve(compile_world(Forever()), 0.99).value == pytest.approx(100.0, rel=1e-9)
+
+
+def test_a_never_ending_undiscounted_world_raises_instead_of_returning_wrong_values():
+    with pytest.raises(RuntimeError, match="did not converge"):
+        solve(compile_world(Forever()), 1.0)
