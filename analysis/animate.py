@@ -114,17 +114,10 @@ def animate_run(
     except (OSError, ValueError, KeyError, TypeError) as err:
         raise AnimateError(f"{metrics_path}: not a finished run ({err})") from None
     try:
-        world = build_world(env_config)
+        # The agent acts in the world it was trained in, mitigation included.
+        world = build_world(env_config, metrics["config"].get("mitigation"))
     except ConfigError as err:
         raise AnimateError(str(err)) from None
-    mitigation = (metrics["config"].get("mitigation") or {}).get("name", "none")
-    if mitigation != "none":
-        # Mitigations transform the compiled tables; the world rebuilt here has none of that.
-        print(
-            f"instrumental-animate: warning: mitigation.name={mitigation!r} is not replayed; "
-            "the agent acts in the unmitigated world",
-            file=sys.stderr,
-        )
     model = load_model(run_dir, algo)
     frames = play(model, world, episodes, seed, deterministic)
     written = [write_animation(frames, run_dir / "agent.gif", fps)]
