@@ -99,7 +99,11 @@ class FleetActorCritic:
         """``(n_agents, B)`` state values for observations ``(n_agents, B, D)``."""
         n = len(self.net_arch)
         latent = self._mlp(obs, range(n, 2 * n))
-        return torch.baddbmm(self.biases[2 * n + 1], latent, self.weights[2 * n + 1]).squeeze(-1)
+        # A width-1 head as a product and a sum, not a bmm: CPU torch routes a one-agent,
+        # one-column bmm through another kernel, whose rounding would make an agent's
+        # result depend on the size of its fleet.
+        head = self.weights[2 * n + 1][:, None, :, 0]
+        return (latent * head).sum(-1) + self.biases[2 * n + 1][:, :, 0]
 
     def state_dict(self, agent: int) -> dict[str, torch.Tensor]:
         """Agent ``agent``'s parameters under SB3 ``MlpPolicy`` names and shapes."""
