@@ -42,7 +42,10 @@ def train(cfg: DictConfig) -> float | None:
     hydra_cfg = HydraConfig.get()
     out_dir = Path(hydra_cfg.runtime.output_dir)
     sweeping = hydra_cfg.mode == RunMode.MULTIRUN
-    if (out_dir / "metrics.json").exists():
+    # A job of several seeds (or a fleet) writes <out_dir>/seed=<k>/ per seed and skips
+    # the seeds already done; a one-seed SB3 job is its own run folder.
+    seed_block = cfg.trainer != "sb3" or cfg.seeds != 1
+    if not seed_block and (out_dir / "metrics.json").exists():
         log.info("%s already has metrics.json; skipping", out_dir)
         return None
     (out_dir / ERROR_FILE).unlink(missing_ok=True)
@@ -52,7 +55,12 @@ def train(cfg: DictConfig) -> float | None:
         resolved["progress"] = False
     signal.signal(signal.SIGTERM, _raise_interrupted)
     try:
-        metrics = train_and_measure(resolved, out_dir)
+        if seed_block:
+            from .fleet import train_job
+
+            runs = train_job(resolved, out_dir)
+        else:
+            runs = [train_and_measure(resolved, out_dir)]
     except ConfigError as err:
         if not sweeping:
             print(f"instrumental-train: error: {err}", file=sys.stderr)
@@ -70,22 +78,25 @@ def train(cfg: DictConfig) -> float | None:
     except Exception as err:
         if not sweeping:
             raise
-        (out_dir / ERROR_FILE).write_text(
-            f"{type(err).__name__}: {err}\n\n{traceback.format_exc()}"
-        )
-        log.error("%s failed: %s: %s", out_dir, type(err).__name__, err)
+        message = f"{type(err).__name__}: {err}"
+        (out_dir / ERROR_FILE).write_text(f"{message}\n\n{traceback.format_exc()}")
+        log.error("%s failed: %s", out_dir, message)
         return None
-    events = metrics["policy"]["events"]
-    summary = ", ".join(f"p_{k}={v['p']:.3f}" for k, v in events.items())
-    log.info(
-        "%s seed=%s return=%.3f %s -> %s",
-        metrics["env"],
-        metrics["seed"],
-        metrics["policy"]["return"],
-        summary,
-        out_dir / "metrics.json",
-    )
-    return metrics["policy"]["return"]
+    for metrics in runs:
+        events = metrics["policy"]["events"]
+        summary = ", ".join(f"p_{k}={v['p']:.3f}" for k, v in events.items())
+        log.info(
+            "%s seed=%s return=%.3f %s",
+            metrics["env"],
+            metrics["seed"],
+            metrics["policy"]["return"],
+            summary,
+        )
+    if not runs:
+        log.info("%s: every seed already has metrics.json; skipping", out_dir)
+        return None
+    log.info("%d run(s) written below %s", len(runs), out_dir)
+    return sum(m["policy"]["return"] for m in runs) / len(runs)
 
 
 def main() -> None:

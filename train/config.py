@@ -118,6 +118,8 @@ class TrainConfig:
     torch_threads: int = 1  # >1 was measured 1.2x-35x slower for these tiny networks
     device: str = "cpu"
     progress: bool = True  # a progress bar (single runs only; sweeps never draw one)
+    trainer: str = "sb3"  # sb3: one SB3 agent per job | fleet: all of the job's seeds at once
+    seeds: int = 1  # the job trains seeds seed .. seed+seeds-1, into <job dir>/seed=<k>/
 
 
 ALGO_SCHEMAS: dict[str, type] = {"ppo": PPOConfig, "a2c": A2CConfig, "dqn": DQNConfig}

@@ -1,0 +1,157 @@
+"""Many independent actor-critic networks and their Adam optimisers, stacked along one axis.
+
+Agent ``i`` owns slice ``i`` of every parameter tensor, so one batched matrix product
+per layer (``torch.baddbmm``) runs every agent's network at once. Nothing mixes
+slices: the loss is a sum of per-agent losses, gradient clipping and Adam work per
+agent, so each agent learns exactly as if it were trained alone.
+
+The architecture is SB3's default ``MlpPolicy`` for a discrete action space:
+separate policy and value MLPs of widths ``net_arch``, orthogonal initialisation
+(gain sqrt(2) for hidden layers, 0.01 for the action head, 1 for the value head),
+zero biases; Adam with ``eps=1e-5``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+
+ACTIVATION_FUNCTIONS = {"relu": torch.relu, "tanh": torch.tanh}
+
+
+def _layer_names(net_arch: Sequence[int]) -> list[tuple[str, str]]:
+    """``(state_dict prefix, role)`` per layer, in SB3's order and with SB3's names."""
+    names = []
+    for net in ("policy_net", "value_net"):
+        # SB3's nn.Sequential interleaves activations, so linear layers sit at even indices.
+        names += [(f"mlp_extractor.{net}.{2 * i}", "hidden") for i in range(len(net_arch))]
+    return [*names, ("action_net", "action"), ("value_net", "value")]
+
+
+class FleetActorCritic:
+    """``n_agents`` actor-critics with stacked parameters ``(n_agents, fan_in, fan_out)``."""
+
+    def __init__(
+        self,
+        obs_dim: int,
+        n_actions: int,
+        net_arch: Sequence[int],
+        activation: str,
+        generators: Sequence[torch.Generator],
+        device: torch.device,
+    ):
+        self.n_agents = len(generators)
+        self.net_arch = list(net_arch)
+        self.activation = ACTIVATION_FUNCTIONS[activation]
+        self.device = device
+        widths = {
+            "hidden": None,
+            "action": n_actions,
+            "value": 1,
+        }
+        gains = {"hidden": math.sqrt(2.0), "action": 0.01, "value": 1.0}
+        self.names = _layer_names(self.net_arch)
+        weights: list[list[torch.Tensor]] = []
+        # Each agent's layers are initialised in SB3's order from that agent's generator only.
+        for generator in generators:
+            per_agent = []
+            fan_in = {"policy_net": obs_dim, "value_net": obs_dim}
+            for name, role in self.names:
+                if role == "hidden":
+                    net = name.split(".")[1]
+                    index = int(name.split(".")[2]) // 2
+                    n_in, n_out = fan_in[net], self.net_arch[index]
+                    fan_in[net] = n_out
+                else:
+                    n_in = fan_in["policy_net" if role == "action" else "value_net"]
+                    n_out = widths[role]
+                w = torch.empty(n_out, n_in)
+                torch.nn.init.orthogonal_(w, gain=gains[role], generator=generator)
+                per_agent.append(w)
+            weights.append(per_agent)
+        self.weights = [
+            torch.stack([agent[j].T for agent in weights]).contiguous().to(device)
+            for j in range(len(self.names))
+        ]
+        self.biases = [
+            torch.zeros(self.n_agents, 1, w.shape[2], device=device) for w in self.weights
+        ]
+        for p in self.parameters():
+            p.requires_grad_(True)
+
+    def parameters(self) -> list[torch.Tensor]:
+        return [*self.weights, *self.biases]
+
+    def _mlp(self, x: torch.Tensor, layers: range) -> torch.Tensor:
+        for j in layers:
+            x = self.activation(torch.baddbmm(self.biases[j], x, self.weights[j]))
+        return x
+
+    def logits(self, obs: torch.Tensor) -> torch.Tensor:
+        """``(n_agents, B, A)`` action logits for observations ``(n_agents, B, D)``."""
+        n = len(self.net_arch)
+        latent = self._mlp(obs, range(n))
+        return torch.baddbmm(self.biases[2 * n], latent, self.weights[2 * n])
+
+    def values(self, obs: torch.Tensor) -> torch.Tensor:
+        """``(n_agents, B)`` state values for observations ``(n_agents, B, D)``."""
+        n = len(self.net_arch)
+        latent = self._mlp(obs, range(n, 2 * n))
+        # A width-1 head as a product and a sum, not a bmm: CPU torch routes a one-agent,
+        # one-column bmm through another kernel, whose rounding would make an agent's
+        # result depend on the size of its fleet.
+        head = self.weights[2 * n + 1][:, None, :, 0]
+        return (latent * head).sum(-1) + self.biases[2 * n + 1][:, :, 0]
+
+    def state_dict(self, agent: int) -> dict[str, torch.Tensor]:
+        """Agent ``agent``'s parameters under SB3 ``MlpPolicy`` names and shapes."""
+        out = {}
+        for (name, _), w, b in zip(self.names, self.weights, self.biases, strict=True):
+            out[f"{name}.weight"] = w[agent].detach().T.contiguous().cpu()
+            out[f"{name}.bias"] = b[agent, 0].detach().clone().cpu()
+        return out
+
+
+class FleetAdam:
+    """Adam (``torch.optim.Adam`` semantics) with per-agent gradient-norm clipping."""
+
+    def __init__(
+        self,
+        params: Sequence[torch.Tensor],
+        lr: float,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-5,
+    ):
+        self.params = list(params)
+        self.lr, self.betas, self.eps = lr, betas, eps
+        self.exp_avg = [torch.zeros_like(p) for p in self.params]
+        self.exp_avg_sq = [torch.zeros_like(p) for p in self.params]
+        self.steps = 0
+
+    def zero_grad(self) -> None:
+        for p in self.params:
+            p.grad = None
+
+    def clip_grad_norm(self, max_norm: float) -> torch.Tensor:
+        """Scale each agent's gradient as ``clip_grad_norm_`` would on that agent alone."""
+        norms = torch.stack([p.grad.flatten(1).norm(dim=1) for p in self.params], dim=1)
+        total = norms.norm(dim=1)
+        scale = torch.clamp(max_norm / (total + 1e-6), max=1.0)
+        for p in self.params:
+            p.grad.mul_(scale.view(-1, *([1] * (p.dim() - 1))))
+        return total
+
+    @torch.no_grad()
+    def step(self) -> None:
+        self.steps += 1
+        beta1, beta2 = self.betas
+        correction1 = 1.0 - beta1**self.steps
+        correction2_sqrt = math.sqrt(1.0 - beta2**self.steps)
+        step_size = self.lr / correction1
+        for p, m, v in zip(self.params, self.exp_avg, self.exp_avg_sq, strict=True):
+            m.lerp_(p.grad, 1.0 - beta1)
+            v.mul_(beta2).addcmul_(p.grad, p.grad, value=1.0 - beta2)
+            denom = (v.sqrt() / correction2_sqrt).add_(self.eps)
+            p.addcdiv_(m, denom, value=-step_size)
