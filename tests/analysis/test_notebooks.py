@@ -9,11 +9,19 @@ import pytest
 from nbclient import NotebookClient
 
 NOTEBOOKS = sorted((Path(__file__).parents[2] / "notebooks").glob("*.ipynb"))
+# Notebooks that train nothing, so write no run folder.
+NO_TRAINING = {"05_power_seeking_theory"}
 
 
 def test_the_notebooks_folder_has_the_lecture_notebooks() -> None:
     names = {p.name for p in NOTEBOOKS}
-    assert {"01_offswitch_quickstart.ipynb", "02_emergence_sweeps.ipynb"} <= names
+    assert {
+        "01_offswitch_quickstart.ipynb",
+        "02_emergence_sweeps.ipynb",
+        "03_agentic_misalignment_2x2.ipynb",
+        "04_mitigations_and_oversight.ipynb",
+        "05_power_seeking_theory.ipynb",
+    } <= names
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
@@ -36,4 +44,5 @@ def test_notebook_executes_every_cell(
         if output.output_type == "error"
     ]
     assert errors == []
-    assert list(tmp_path.rglob("metrics.json"))
+    if path.stem not in NO_TRAINING:
+        assert list(tmp_path.rglob("metrics.json"))
