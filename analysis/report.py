@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 from rich.console import Console
 
+from .comparison import print_comparison, trainer_comparison, write_comparison_markdown
 from .figures import write_figures
 from .runs import RunSet, event_names, harmful_event, load_runs, summary_frame, varying_knobs
 from .tables import configuration_columns, emergence_table, print_table, write_markdown
@@ -93,6 +94,13 @@ def make_report(
     write_markdown(table, config_columns, written[2])
     if console is not None:
         print_table(table, config_columns, console)
+    comparison = trainer_comparison(table, config_columns)
+    if not comparison.empty:
+        written += [out_dir / "trainers.csv", out_dir / "trainers.md"]
+        comparison.to_csv(written[-2], index=False)
+        write_comparison_markdown(comparison, written[-1])
+        if console is not None:
+            print_comparison(comparison, console)
     if figures:
         figure_files, figure_warnings = write_figures(
             summary, table, run_set.runs, knobs, events, out_dir

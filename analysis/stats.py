@@ -55,3 +55,15 @@ def bootstrap_mean_interval(
             )
             low, high = result.confidence_interval
     return (float(low), float(high))
+
+
+def two_proportion_p_value(k1: int, n1: int, k2: int, n2: int) -> float:
+    """Two-sided p-value that ``k1/n1`` and ``k2/n2`` come from one proportion.
+
+    Fisher's exact test: exact for the small seed counts here, and defined where the
+    normal-approximation z-test is not (both shares 0 or both 1).
+    """
+    if n1 == 0 or n2 == 0:
+        return math.nan
+    _, p_value = stats.fisher_exact([[k1, n1 - k1], [k2, n2 - k2]], alternative="two-sided")
+    return float(p_value)
