@@ -259,8 +259,14 @@ def oversight_gap_figure(summary: pd.DataFrame, knobs: list[str], event: str) ->
     ax.set_xlabel(f"exact P({event}) in an episode")
     ax.set_xlim(-0.03, 1.03)
     ax.legend(loc="best")
+    # The title speaks of the configuration with the widest gap, not a pool of all of them.
+    config, group = max(groups, key=lambda g: g[1][unwatched].mean() - g[1][watched].mean())
     text = findings.oversight_finding(
-        float(rows[watched].mean()), float(rows[unwatched].mean()), len(rows), event
+        float(group[watched].mean()),
+        float(group[unwatched].mean()),
+        len(group),
+        event,
+        config_label(config) if len(groups) > 1 else "",
     )
     ax.set_title(style.title(text), loc="left")
     return fig

@@ -101,10 +101,14 @@ def mitigation_finding(rows: pd.DataFrame, order: Sequence[str], event: str) -> 
     return f"{phrase} emerges in {k}/{n} seeds with {best}, the fewest of any mitigation"
 
 
-def oversight_finding(watched: float, unwatched: float, runs: int, event: str) -> str:
-    """The mean exact probability of the behaviour watched against unwatched."""
+def oversight_finding(
+    watched: float, unwatched: float, runs: int, event: str, where: str = ""
+) -> str:
+    """The mean exact probability of the behaviour watched against unwatched (``where``: in
+    which configuration, when there are several)."""
+    place = f" with {where}" if where else ""
     return (
-        f"{event_phrase(event)}: p = {unwatched:.2f} unwatched, {watched:.2f} watched "
+        f"{event_phrase(event)}{place}: p = {unwatched:.2f} unwatched, {watched:.2f} watched "
         f"(mean of {runs} runs)"
     )
 

@@ -66,3 +66,19 @@ def test_a_missing_or_broken_curve_leaves_that_run_out_of_the_learning_curves(
     report = make_report([offswitch_sweep], tmp_path)
     assert any(str(broken.parent) in w and "curve.csv" in w for w in report.warnings)
     assert_drawn(tmp_path / "learning_curves_offswitch.png")
+
+
+def test_the_oversight_title_names_the_configuration_with_the_widest_gap(tmp_path: Path) -> None:
+    from tests.analysis.synthetic_runs import write_run
+
+    for seed in range(3):
+        write_run(tmp_path / f"none{seed}", seed=seed, mitigation="none", watched=(0.6, 0.6))
+        write_run(tmp_path / f"over{seed}", seed=seed, mitigation="oversight", watched=(0.0, 0.4))
+    from instrumental.analysis.figures import oversight_gap_figure
+
+    report = make_report([tmp_path], tmp_path)
+    assert_drawn(tmp_path / "oversight_gap_offswitch.png")
+    figure = oversight_gap_figure(report.summary, report.knobs, "disabled_off_switch")
+    title = " ".join(figure.axes[0].get_title(loc="left").split())
+    assert "with mitigation.name=oversight: p = 0.40 unwatched, 0.00 watched" in title
+    assert "(mean of 3 runs)" in title
