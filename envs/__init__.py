@@ -4,7 +4,7 @@ Importing this package registers the Gymnasium ids ``instrumental/<World>-v0``.
 """
 
 from .compute_grab import ComputeGrab
-from .evaluation import EventStats, PolicyEvaluation, evaluate_policy, greedy
+from .evaluation import EventStats, PolicyEvaluation, evaluate_policies, evaluate_policy, greedy
 from .gym_env import TabularEnv
 from .offswitch import OffSwitch
 from .power import PowerEstimate, estimate_power
@@ -38,6 +38,7 @@ __all__ = [
     "compile",
     "compile_world",
     "estimate_power",
+    "evaluate_policies",
     "evaluate_policy",
     "greedy",
     "solve",

@@ -5,8 +5,9 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+import scipy.sparse as sp
 
-from .solver import iterate_to_fixed_point
+from .solver import iterate_each_to_fixed_point
 from .tables import CompiledWorld
 
 
@@ -34,10 +35,18 @@ class PolicyEvaluation:
     events: dict[str, EventStats]
 
 
+#: Policies evaluated together are iterated in chunks of about this many matrix entries.
+CHUNK_ENTRIES = 4_000_000
+
+
 def greedy(policy: np.ndarray) -> np.ndarray:
-    """The argmax policy of ``policy`` as one-hot rows (ties to the lowest index)."""
-    one_hot = np.zeros_like(policy, dtype=np.float64)
-    one_hot[np.arange(policy.shape[0]), np.argmax(policy, axis=1)] = 1.0
+    """The argmax policy of ``policy`` as one-hot rows (ties to the lowest index).
+
+    ``policy`` is ``(S, A)`` or a stack of them, ``(..., S, A)``.
+    """
+    policy = np.asarray(policy)
+    one_hot = np.zeros(policy.shape, dtype=np.float64)
+    np.put_along_axis(one_hot, np.argmax(policy, axis=-1)[..., None], 1.0, axis=-1)
     return one_hot
 
 
@@ -48,36 +57,98 @@ def evaluate_policy(table: CompiledWorld, policy: np.ndarray, gamma: float) -> P
         raise ValueError(
             f"policy has shape {policy.shape}; expected {(table.n_states, table.n_actions)}"
         )
+    return evaluate_policies(table, policy[None], gamma)[0]
+
+
+def evaluate_policies(
+    table: CompiledWorld, policies: np.ndarray, gamma: float
+) -> list[PolicyEvaluation]:
+    """:func:`evaluate_policy` of each of ``policies`` (``(N, S, A)``), all iterated together.
+
+    Each result is exactly (bit for bit) what evaluating that policy alone gives.
+    """
+    policies = np.asarray(policies, dtype=np.float64)
+    if policies.ndim != 3 or policies.shape[1:] != (table.n_states, table.n_actions):
+        raise ValueError(
+            f"policies have shape {policies.shape}; "
+            f"expected (N, {table.n_states}, {table.n_actions})"
+        )
+    # Policies are iterated in chunks of about CHUNK_ENTRIES matrix entries, to bound memory.
+    live = int(((table.prob > 0) & ~table.terminated).sum())
+    chunk = max(1, CHUNK_ENTRIES // max(1, live * (2 + 2 * len(table.event_names))))
+    results = []
+    for i in range(0, len(policies), chunk):
+        stacked = _stacked_values(table, policies[i : i + chunk], gamma)  # (n, 2 + 2E, S)
+        # Each policy's (S, 2 + 2E) block laid out as one evaluation alone lays it out, so
+        # the start-distribution averages below are the very same dot products.
+        stacked = np.ascontiguousarray(stacked.transpose(0, 2, 1))
+        results += [_summarise(table, gamma, one) for one in stacked]
+    return results
+
+
+def _stacked_values(table: CompiledWorld, policies: np.ndarray, gamma: float) -> np.ndarray:
+    """``(N, 2 + 2E, S)``: [discounted value, value, P(event), E[count]] of each policy.
+
+    Every column of these unknowns obeys ``X[s] = constant[s] + sum over the outcomes
+    (a, k) of s of multiplier[s, a, k] * X[next_state]``: the products of probabilities
+    and discounts are precomputed into one sparse block-diagonal matrix (one block per
+    policy and column), so an iteration of all policies is one sparse product. Each row
+    sums its outcomes in (a, k) order, one product at a time, as a dense evaluation does.
+    """
     n_events = len(table.event_names)
-    fired = table.event_matrix()  # (S, A, K, E)
-    going_on = (~table.terminated)[..., None]  # (S, A, K, 1)
-    # The outcome weight of each (state, action, outcome) under the policy.
-    weight = (policy[:, :, None] * table.prob)[..., None]  # (S, A, K, 1)
-    discounts = np.array([gamma, 1.0])
-    # Every column of the stacked unknowns [discounted value, value, P(event), E[count]]
-    # obeys X[s] = constant[s] + sum over (a, k) of multiplier[s, a, k] * X[next_state]:
-    # precomputing both leaves one gather and one weighted sum per iteration.
-    reward_rate = np.einsum("sak,sak->s", weight[..., 0], table.reward)[:, None]
-    event_rate = np.einsum("sak,sake->se", weight[..., 0], fired)
-    constant = np.concatenate([reward_rate, reward_rate, event_rate, event_rate], axis=1)
-    multiplier = np.concatenate(
+    n_columns, n_states = 2 + 2 * n_events, table.n_states
+    # The outcomes that can lead anywhere: possible and not ending the episode, in (s, a, k)
+    # order. The others have multiplier 0 under every policy.
+    live = (table.prob > 0) & ~table.terminated
+    s_idx, a_idx, k_idx = np.nonzero(live)
+    nxt = table.next_state[s_idx, a_idx, k_idx]
+    fired = table.event_matrix()
+    # The outcome weight of each (state, action, outcome) under each policy.
+    weight = policies[..., None] * table.prob  # (N, S, A, K)
+    reward_rate = np.einsum("nsak,sak->ns", weight, table.reward)
+    event_rate = np.einsum("nsak,sake->nes", weight, fired)
+    constant = np.concatenate(
+        [reward_rate[:, None], reward_rate[:, None], event_rate, event_rate], axis=1
+    )  # (N, C, S)
+    w = weight[:, s_idx, a_idx, k_idx]  # (N, L)
+    not_fired = 1.0 - fired[s_idx, a_idx, k_idx].T  # (E, L)
+    data = np.concatenate(
         [
-            weight * going_on * discounts,
-            weight * going_on * (1.0 - fired),
-            np.broadcast_to(weight * going_on, fired.shape),
+            (w * gamma)[:, None],
+            (w * 1.0)[:, None],
+            w[:, None] * not_fired,
+            np.broadcast_to(w[:, None], (len(w), n_events, w.shape[1])),
         ],
-        axis=-1,
-    ).reshape(table.n_states, -1, 2 + 2 * n_events)
-    nxt = table.next_state.reshape(table.n_states, -1)
-    keep = multiplier.any(axis=(0, 2))  # outcome slots no state uses (padding) are dropped
-    multiplier, nxt = multiplier[:, keep], nxt[:, keep]
+        axis=1,
+    )  # (N, C, L): the multipliers, row by row within each (policy, column) block
+    used = w != 0  # a policy that never takes an action skips its outcomes (greedy ones)
+    row_start = np.searchsorted(s_idx, np.arange(n_states + 1))
+    active = {"rows": None, "matrix": None, "constant": None}
 
-    def step(stacked: np.ndarray) -> np.ndarray:
-        return constant + (multiplier * stacked[nxt]).sum(axis=1)
+    def matrix(rows: np.ndarray) -> sp.csr_matrix:
+        mask = np.broadcast_to(used[rows, None], (len(rows), n_columns, w.shape[1]))
+        blocks = (np.arange(len(rows) * n_columns) * n_states).reshape(len(rows), n_columns, 1)
+        taken = np.zeros((len(rows), w.shape[1] + 1), dtype=np.int64)
+        np.cumsum(used[rows], axis=1, out=taken[:, 1:])
+        per_state = np.diff(taken[:, row_start], axis=1)  # (n, S) outcomes kept per state
+        counts = np.repeat(per_state, n_columns, axis=0)  # (n * C, S), rows in (n, c) order
+        indptr = np.concatenate([[0], np.cumsum(counts)])
+        size = len(rows) * n_columns * n_states
+        return sp.csr_matrix((data[rows][mask], (blocks + nxt)[mask], indptr), shape=(size, size))
 
-    stacked = iterate_to_fixed_point(
-        step, np.zeros((table.n_states, 2 + 2 * n_events)), table.n_states
-    )
+    def step(current: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        if active["rows"] is None or len(rows) != len(active["rows"]):  # some converged
+            active.update(rows=rows, matrix=matrix(rows), constant=constant[rows].reshape(-1))
+        flat = active["matrix"] @ current.reshape(-1)
+        flat += active["constant"]
+        return flat.reshape(current.shape)
+
+    start = np.zeros((len(policies), n_columns, n_states))
+    return iterate_each_to_fixed_point(step, start, n_states)
+
+
+def _summarise(table: CompiledWorld, gamma: float, stacked: np.ndarray) -> PolicyEvaluation:
+    n_events = len(table.event_names)
     discounted, undiscounted = stacked[:, 0], stacked[:, 1]
     probs, counts = stacked[:, 2 : 2 + n_events], stacked[:, 2 + n_events :]
 

@@ -39,12 +39,34 @@ def iterate_to_fixed_point(step, start: np.ndarray, n_states: int, tol: float = 
     converges geometrically; one that has not converged after ``MAX_EXTRA_ITERATIONS``
     more steps raises rather than return wrong values.
     """
+    return iterate_each_to_fixed_point(
+        lambda current, rows: step(current[0])[None], start[None], n_states, tol
+    )[0]
+
+
+def iterate_each_to_fixed_point(step, start: np.ndarray, n_states: int, tol: float = 1e-12):
+    """:func:`iterate_to_fixed_point` for ``len(start)`` independent problems at once.
+
+    ``step(current, rows)`` updates the problems ``rows`` (indices into ``start``) whose
+    values are ``current`` (``current[i]`` is problem ``rows[i]``). Each problem stops
+    at the first step that moves none of its own values by more than ``tol`` and is
+    not stepped again, so its result is exactly what iterating it alone would give.
+    """
+    result = np.empty_like(start)
+    rows = np.arange(len(start))
     current = start
     for _ in range(n_states + 2 + MAX_EXTRA_ITERATIONS):
-        updated = step(current)
-        if np.max(np.abs(updated - current), initial=0.0) <= tol:
-            return updated
+        if not rows.size:
+            return result
+        updated = step(current, rows)
+        moved = np.abs(updated - current).reshape(len(rows), -1).max(axis=1, initial=0.0)
+        done = moved <= tol
+        if done.any():
+            result[rows[done]] = updated[done]
+            rows, updated = rows[~done], updated[~done]
         current = updated
+    if not rows.size:
+        return result
     raise RuntimeError(
         f"value iteration did not converge within {n_states + 2 + MAX_EXTRA_ITERATIONS} steps; "
         "a world whose episodes may never end needs gamma < 1"

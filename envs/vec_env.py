@@ -9,6 +9,7 @@ copies that finished an episode are built one by one.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
@@ -18,6 +19,18 @@ from stable_baselines3.common.vec_env.base_vec_env import VecEnv, VecEnvIndices,
 
 from .tables import CompiledWorld, compile_world
 from .world import World
+
+
+@dataclasses.dataclass(frozen=True)
+class Finished:
+    """The copies that finished an episode in one step, and each one's episode summary."""
+
+    index: np.ndarray  # (F,) which copies
+    truncated: np.ndarray  # (F,) bool, ended by the time limit rather than terminated
+    terminal_state: np.ndarray  # (F,) the state the episode ended in
+    episode_return: np.ndarray  # (F,) undiscounted return of the episode
+    episode_length: np.ndarray  # (F,) steps
+    episode_counts: np.ndarray  # (F, E) how many times each event happened
 
 
 class TabularVecEnv(VecEnv):
@@ -41,6 +54,8 @@ class TabularVecEnv(VecEnv):
         self.rng = np.random.default_rng(seed)
         self.state_index = np.zeros(num_envs, dtype=np.int64)
         self.last_event_bits = np.zeros(num_envs, dtype=np.uint64)
+        self.last_reward = np.zeros(num_envs)
+        self.last_done = np.zeros(num_envs, dtype=bool)
         self._actions = np.zeros(num_envs, dtype=np.int64)
         self._episode_return = np.zeros(num_envs)
         self._episode_length = np.zeros(num_envs, dtype=np.int64)
@@ -63,11 +78,17 @@ class TabularVecEnv(VecEnv):
     def step_async(self, actions: np.ndarray) -> None:
         self._actions = np.asarray(actions, dtype=np.int64).reshape(self.num_envs)
 
-    def step_wait(self) -> VecEnvStepReturn:
+    def advance(self, actions: np.ndarray) -> Finished:
+        """Step every copy with ``actions``, without building infos; autoreset as ``step``.
+
+        Returns the copies that finished an episode and their summaries; after it,
+        :attr:`state_index` holds the copies' states (a finished copy's new start) and
+        :attr:`last_reward` / :attr:`last_done` this step's rewards and ends.
+        """
         if self._needs_reset:
             raise RuntimeError("call reset() before step()")
         t = self.table
-        s, a = self.state_index, self._actions
+        s, a = self.state_index, np.asarray(actions, dtype=np.int64).reshape(self.num_envs)
         u = self.rng.random(self.num_envs)
         k = (u[:, None] >= t.cum_prob[s, a]).sum(axis=1)
         nxt = t.next_state[s, a, k]
@@ -77,31 +98,46 @@ class TabularVecEnv(VecEnv):
         done = terminated | truncated
         bits = t.event_bits[s, a, k]
         self.last_event_bits = bits
+        self.last_reward, self.last_done = reward, done
         self._episode_return += reward
         self._episode_length += 1
         self._episode_counts += ((bits[:, None] >> self._shifts) & np.uint64(1)).astype(np.int64)
-        obs = t.obs[nxt]
+        index = np.flatnonzero(done)
+        finished = Finished(
+            index=index,
+            truncated=truncated[index],
+            terminal_state=nxt[index],
+            episode_return=self._episode_return[index],
+            episode_length=self._episode_length[index],
+            episode_counts=self._episode_counts[index],
+        )
+        if index.size:
+            nxt = nxt.copy()
+            nxt[index] = self._sample_starts(index.size)
+            self._episode_return[index] = 0.0
+            self._episode_length[index] = 0
+            self._episode_counts[index] = 0
+        self.state_index = nxt
+        return finished
 
+    def step_wait(self) -> VecEnvStepReturn:
+        t = self.table
+        finished = self.advance(self._actions)
         infos: list[dict[str, Any]] = [{} for _ in range(self.num_envs)]
-        finished = np.flatnonzero(done)
-        for i in finished:
+        for j, i in enumerate(finished.index):
             infos[i] = {
-                "terminal_observation": obs[i].copy(),
-                "TimeLimit.truncated": bool(truncated[i]),
-                "episode": {"r": float(self._episode_return[i]), "l": int(self._episode_length[i])},
+                "terminal_observation": t.obs[finished.terminal_state[j]].copy(),
+                "TimeLimit.truncated": bool(finished.truncated[j]),
+                "episode": {
+                    "r": float(finished.episode_return[j]),
+                    "l": int(finished.episode_length[j]),
+                },
                 "episode_events": dict(
-                    zip(t.event_names, self._episode_counts[i].tolist(), strict=True)
+                    zip(t.event_names, finished.episode_counts[j].tolist(), strict=True)
                 ),
             }
-        if finished.size:
-            nxt = nxt.copy()
-            nxt[finished] = self._sample_starts(finished.size)
-            obs = t.obs[nxt]
-            self._episode_return[finished] = 0.0
-            self._episode_length[finished] = 0
-            self._episode_counts[finished] = 0
-        self.state_index = nxt
-        return obs.copy(), reward.astype(np.float32), done, infos
+        obs = t.obs[self.state_index]
+        return obs, self.last_reward.astype(np.float32), self.last_done, infos
 
     # VecEnv plumbing --------------------------------------------------------------------
 

@@ -41,7 +41,7 @@ from instrumental.envs import CompiledWorld, compile_world
 from .fleet_env import FleetWorlds
 from .fleet_ppo import FleetActorCritic, FleetAdam
 from .metrics import (
-    curve_row,
+    curve_rows,
     optimal_metrics,
     policy_metrics,
     sample_event_rates,
@@ -244,8 +244,9 @@ def train_fleet(cfg: dict[str, Any], seeds: list[int], out_dirs: list[Path]) -> 
     next_record = [0]
 
     def record(timesteps: int) -> None:
-        for rows, probs in zip(curves, fleet.action_probabilities(), strict=True):
-            rows.append(curve_row(table, probs, gamma, timesteps))
+        rows = curve_rows(table, fleet.action_probabilities(), gamma, timesteps)
+        for curve, row in zip(curves, rows, strict=True):
+            curve.append(row)
 
     def on_step(timesteps: int) -> None:
         if timesteps >= next_record[0]:

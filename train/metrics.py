@@ -10,7 +10,14 @@ from typing import Any
 
 import numpy as np
 
-from instrumental.envs import CompiledWorld, TabularVecEnv, evaluate_policy, greedy, solve
+from instrumental.envs import (
+    CompiledWorld,
+    TabularVecEnv,
+    evaluate_policies,
+    evaluate_policy,
+    greedy,
+    solve,
+)
 from instrumental.envs.evaluation import PolicyEvaluation
 
 
@@ -33,13 +40,12 @@ def sample_event_rates(
     while not finished.all():
         u = rng.random(episodes)
         actions = (u[:, None] >= cdf[env.state_index]).sum(axis=1)
-        _, _, _, infos = env.step(actions)
-        for i in np.flatnonzero(~finished):
-            if "episode" in infos[i]:
-                finished[i] = True
-                returns[i] = infos[i]["episode"]["r"]
-                counts = infos[i]["episode_events"]
-                happened[i] = [counts[name] > 0 for name in table.event_names]
+        ended = env.advance(actions)
+        first = ~finished[ended.index]  # only each copy's first episode counts
+        copies = ended.index[first]
+        finished[copies] = True
+        returns[copies] = ended.episode_return[first]
+        happened[copies] = ended.episode_counts[first] > 0
     return {
         "episodes": episodes,
         "return": float(returns.mean()),
@@ -73,8 +79,7 @@ def policy_metrics(
     table: CompiledWorld, policy: np.ndarray, gamma: float, sampled: dict[str, Any] | None = None
 ) -> dict[str, Any]:
     """The ``policy`` block of metrics.json for action probabilities ``policy``."""
-    stochastic = evaluate_policy(table, policy, gamma)
-    argmax = evaluate_policy(table, greedy(policy), gamma)
+    stochastic, argmax = evaluate_policies(table, np.stack([policy, greedy(policy)]), gamma)
     block = {
         "return": stochastic.expected_return,
         "discounted_return": stochastic.discounted_return,
@@ -102,13 +107,25 @@ def curve_row(
     table: CompiledWorld, policy: np.ndarray, gamma: float, timesteps: int
 ) -> dict[str, float]:
     """One learning-curve row: exact return and event probabilities at ``timesteps``."""
-    stochastic = evaluate_policy(table, policy, gamma)
-    argmax = evaluate_policy(table, greedy(policy), gamma)
-    row: dict[str, float] = {"timesteps": timesteps, "return": stochastic.expected_return}
-    for name in table.event_names:
-        row[f"p_{name}"] = stochastic.events[name].p
-        row[f"p_{name}_greedy"] = argmax.events[name].p
-    return row
+    return curve_rows(table, np.asarray(policy)[None], gamma, timesteps)[0]
+
+
+def curve_rows(
+    table: CompiledWorld, policies: np.ndarray, gamma: float, timesteps: int
+) -> list[dict[str, float]]:
+    """:func:`curve_row` of each of ``policies`` (``(N, S, A)``), evaluated in one batch."""
+    policies = np.asarray(policies, dtype=np.float64)
+    evaluations = evaluate_policies(table, np.concatenate([policies, greedy(policies)]), gamma)
+    rows = []
+    for stochastic, argmax in zip(
+        evaluations[: len(policies)], evaluations[len(policies) :], strict=True
+    ):
+        row: dict[str, float] = {"timesteps": timesteps, "return": stochastic.expected_return}
+        for name in table.event_names:
+            row[f"p_{name}"] = stochastic.events[name].p
+            row[f"p_{name}_greedy"] = argmax.events[name].p
+        rows.append(row)
+    return rows
 
 
 def write_json_atomic(path: Path, data: dict[str, Any]) -> None:

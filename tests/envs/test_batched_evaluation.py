@@ -1,0 +1,150 @@
+"""Batched exact evaluation: many policies at once, each exactly as if evaluated alone."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from instrumental.envs import (
+    WORLDS,
+    OffSwitch,
+    Replacement,
+    compile_world,
+    evaluate_policies,
+    evaluate_policy,
+    greedy,
+)
+from instrumental.envs.solver import iterate_each_to_fixed_point, iterate_to_fixed_point
+
+TABLES = {
+    **{name: (lambda cls=cls: compile_world(cls())) for name, cls in WORLDS.items()},
+    # Worlds where a supervisor is sometimes present, so p_watched / p_unwatched are numbers.
+    "offswitch_supervised": lambda: compile_world(OffSwitch(supervisor_prob=0.4)),
+    "replacement_supervised": lambda: compile_world(Replacement(supervisor_prob=0.3)),
+}
+
+
+def reference_evaluation(table, policy, gamma):
+    """The per-policy dense evaluation this project used before batching, kept as the oracle."""
+    n_events = len(table.event_names)
+    fired = table.event_matrix()
+    going_on = (~table.terminated)[..., None]
+    weight = (policy[:, :, None] * table.prob)[..., None]
+    discounts = np.array([gamma, 1.0])
+    reward_rate = np.einsum("sak,sak->s", weight[..., 0], table.reward)[:, None]
+    event_rate = np.einsum("sak,sake->se", weight[..., 0], fired)
+    constant = np.concatenate([reward_rate, reward_rate, event_rate, event_rate], axis=1)
+    multiplier = np.concatenate(
+        [
+            weight * going_on * discounts,
+            weight * going_on * (1.0 - fired),
+            np.broadcast_to(weight * going_on, fired.shape),
+        ],
+        axis=-1,
+    ).reshape(table.n_states, -1, 2 + 2 * n_events)
+    nxt = table.next_state.reshape(table.n_states, -1)
+    stacked = np.zeros((table.n_states, 2 + 2 * n_events))
+    for _ in range(table.n_states + 2):
+        updated = constant + (multiplier * stacked[nxt]).sum(axis=1)
+        if np.max(np.abs(updated - stacked)) <= 1e-12:
+            break
+        stacked = updated
+    start = table.initial_prob
+    watched = start @ table.watched
+    stats = {}
+    for e, name in enumerate(table.event_names):
+        column = updated[:, 2 + e]
+        stats[name] = {
+            "p": start @ column,
+            "mean_count": start @ updated[:, 2 + n_events + e],
+            "p_watched": start[table.watched] @ column[table.watched] / watched
+            if watched > 1e-12
+            else None,
+            "p_unwatched": start[~table.watched] @ column[~table.watched] / (1 - watched)
+            if 1 - watched > 1e-12
+            else None,
+        }
+    return updated, stats
+
+
+def random_policies(table, n, seed):
+    rng = np.random.default_rng(seed)
+    stochastic = rng.dirichlet(np.ones(table.n_actions), size=(n, table.n_states))
+    sparse = stochastic * (rng.random(stochastic.shape) < 0.6)  # some actions never taken
+    sparse[..., 0] += 1e-3
+    sparse /= sparse.sum(-1, keepdims=True)
+    return np.concatenate([stochastic, greedy(stochastic), sparse])
+
+
+@pytest.mark.parametrize("name", sorted(TABLES))
+@pytest.mark.parametrize("gamma", [0.9, 1.0])
+def test_batched_evaluation_matches_the_per_policy_reference(name, gamma):
+    table = TABLES[name]()
+    policies = random_policies(table, 4, seed=len(name))
+    batch = evaluate_policies(table, policies, gamma)
+    assert len(batch) == len(policies)
+    for policy, got in zip(policies, batch, strict=True):
+        stacked, stats = reference_evaluation(table, policy, gamma)
+        n_events = len(table.event_names)
+        np.testing.assert_allclose(got.discounted_values, stacked[:, 0], rtol=0, atol=1e-12)
+        np.testing.assert_allclose(got.values, stacked[:, 1], rtol=0, atol=1e-12)
+        np.testing.assert_allclose(got.event_prob, stacked[:, 2 : 2 + n_events], atol=1e-12)
+        np.testing.assert_allclose(got.event_count, stacked[:, 2 + n_events :], atol=1e-12)
+        assert got.expected_return == pytest.approx(table.initial_prob @ stacked[:, 1], abs=1e-12)
+        for event, expected in stats.items():
+            for field, value in expected.items():
+                actual = getattr(got.events[event], field)
+                if value is None:
+                    assert actual is None, (event, field)
+                else:
+                    assert actual == pytest.approx(value, abs=1e-12), (event, field)
+    if name.endswith("supervised"):
+        assert all(s.p_watched is not None for s in batch[0].events.values())
+
+
+@pytest.mark.parametrize("name", sorted(TABLES))
+def test_a_policy_evaluated_in_a_batch_gets_the_very_same_numbers_as_alone(name):
+    table = TABLES[name]()
+    policies = random_policies(table, 3, seed=7)
+    for policy, together in zip(policies, evaluate_policies(table, policies, 0.97), strict=True):
+        alone = evaluate_policy(table, policy, 0.97)
+        assert together.events == alone.events
+        assert together.expected_return == alone.expected_return
+        assert together.discounted_return == alone.discounted_return
+        assert np.array_equal(together.event_prob, alone.event_prob)
+        assert np.array_equal(together.values, alone.values)
+
+
+def test_batched_evaluation_checks_shapes_and_accepts_no_policies():
+    table = compile_world(OffSwitch())
+    assert evaluate_policies(table, np.zeros((0, table.n_states, table.n_actions)), 0.9) == []
+    with pytest.raises(ValueError, match="expected"):
+        evaluate_policies(table, np.ones((table.n_states, table.n_actions)), 0.9)
+    with pytest.raises(ValueError, match="expected"):
+        evaluate_policy(table, np.ones((2, table.n_states, table.n_actions)), 0.9)
+
+
+def test_each_problem_stops_at_its_own_fixed_point():
+    rates = np.array([0.5, 0.9, 0.0])  # x <- rate * x + 1 converges at different speeds
+
+    def alone(rate):
+        return iterate_to_fixed_point(lambda x: rate * x + 1.0, np.zeros(2), n_states=1)
+
+    steps = []
+
+    def step(current, rows):
+        steps.append(len(rows))
+        return rates[rows, None] * current + 1.0
+
+    together = iterate_each_to_fixed_point(step, np.zeros((3, 2)), n_states=1)
+    for rate, row in zip(rates, together, strict=True):
+        assert np.array_equal(row, alone(rate))
+    assert steps[-1] == 1 and steps[0] == 3  # converged problems are no longer stepped
+
+
+def test_greedy_works_on_stacks_of_policies():
+    policies = np.random.default_rng(0).random((3, 5, 4))
+    stacked = greedy(policies)
+    for policy, one_hot in zip(policies, stacked, strict=True):
+        assert np.array_equal(greedy(policy), one_hot)
+    assert np.array_equal(greedy(np.array([[0.5, 0.5]])), np.array([[1.0, 0.0]]))
