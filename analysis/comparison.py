@@ -44,6 +44,12 @@ def trainer_comparison(table: pd.DataFrame, config_columns: list[str]) -> pd.Dat
     return pd.DataFrame(rows)
 
 
+def _cell(value: object) -> str:
+    if isinstance(value, float):
+        return "—" if math.isnan(value) else f"{value:.3g}"
+    return str(value)
+
+
 def print_comparison(comparison: pd.DataFrame, console: Console) -> None:
     table = Table(
         title="Trainers side by side (Fisher's exact two-proportion test)", title_justify="left"
@@ -51,7 +57,7 @@ def print_comparison(comparison: pd.DataFrame, console: Console) -> None:
     for column in comparison.columns:
         table.add_column(column)
     for _, row in comparison.iterrows():
-        table.add_row(*[f"{v:.3f}" if isinstance(v, float) else str(v) for v in row])
+        table.add_row(*[_cell(v) for v in row])
     console.print(table)
 
 
@@ -59,6 +65,6 @@ def write_comparison_markdown(comparison: pd.DataFrame, path: Path) -> None:
     header = list(comparison.columns)
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for _, row in comparison.iterrows():
-        cells = [f"{v:.3f}" if isinstance(v, float) else str(v) for v in row]
+        cells = [_cell(v) for v in row]
         lines.append("| " + " | ".join(cells) + " |")
     path.write_text("\n".join(lines) + "\n")
