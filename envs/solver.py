@@ -23,6 +23,7 @@ class Solution:
     q_values: np.ndarray  # (S, A) Q*
     policy: np.ndarray  # (S, A) one-hot rows: the lowest-index optimal action
     value: float  # V* averaged over the start distribution
+    optimal_actions: np.ndarray  # (S, A) bool: every action within TIE_TOLERANCE of the best
 
 
 def backup(table: CompiledWorld, values: np.ndarray, gamma: float) -> np.ndarray:
@@ -84,4 +85,29 @@ def solve(table: CompiledWorld, gamma: float) -> Solution:
     best = q_values >= q_values.max(axis=1, keepdims=True) - TIE_TOLERANCE
     policy = np.zeros_like(q_values)
     policy[np.arange(table.n_states), best.argmax(axis=1)] = 1.0
-    return Solution(gamma, values, q_values, policy, float(table.initial_prob @ values))
+    return Solution(gamma, values, q_values, policy, float(table.initial_prob @ values), best)
+
+
+def event_probability_range(table: CompiledWorld, solution: Solution) -> np.ndarray:
+    """``(E, 2)``: the least and the greatest probability of each event over every optimal policy.
+
+    Where optimal actions tie, :attr:`Solution.policy` commits to the lowest-index one;
+    this says how far any other optimal policy could differ: an event whose range is
+    ``[0, 1]`` is one an optimal agent is indifferent to.
+    """
+    fired = table.event_matrix()  # (S, A, K, E)
+    going_on = (~table.terminated)[..., None]
+    allowed = solution.optimal_actions[..., None]  # (S, A, 1)
+    ranges = []
+    for pick, fill in ((np.min, np.inf), (np.max, -np.inf)):
+
+        def step(probs: np.ndarray, pick=pick, fill=fill) -> np.ndarray:
+            future = np.where(going_on, probs[table.next_state], 0.0)  # (S, A, K, E)
+            per_action = np.einsum("sak,sake->sae", table.prob, fired + (1 - fired) * future)
+            return pick(np.where(allowed, per_action, fill), axis=1)
+
+        probs = iterate_to_fixed_point(
+            step, np.zeros((table.n_states, len(table.event_names))), table.n_states
+        )
+        ranges.append(table.initial_prob @ probs)
+    return np.stack(ranges, axis=1)

@@ -19,6 +19,7 @@ from instrumental.envs import (
     solve,
 )
 from instrumental.envs.evaluation import PolicyEvaluation
+from instrumental.envs.solver import event_probability_range
 
 
 def sample_event_rates(
@@ -96,10 +97,17 @@ def optimal_metrics(table: CompiledWorld, gamma: float) -> dict[str, Any]:
     """The ``optimal`` block of metrics.json: what an exactly optimal agent does."""
     solution = solve(table, gamma)
     evaluation = evaluate_policy(table, solution.policy, gamma)
+    events = _event_block(table, evaluation, None, None)
+    # Where optimal actions tie, "p" is the lowest-index tie-break; these bound every
+    # optimal policy (p_min = 0 and p_max = 1: the optimal agent is indifferent).
+    for (low, high), name in zip(
+        event_probability_range(table, solution), table.event_names, strict=True
+    ):
+        events[name]["p_min"], events[name]["p_max"] = float(low), float(high)
     return {
         "return": evaluation.expected_return,
         "discounted_return": evaluation.discounted_return,
-        "events": _event_block(table, evaluation, None, None),
+        "events": events,
     }
 
 

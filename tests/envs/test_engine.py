@@ -240,3 +240,21 @@ def test_a_world_without_a_clock_is_solved_to_convergence():
 def test_a_never_ending_undiscounted_world_raises_instead_of_returning_wrong_values():
     with pytest.raises(RuntimeError, match="did not converge"):
         solve(compile_world(Forever()), 1.0)
+
+
+def test_tied_optimal_actions_give_a_range_of_optimal_event_probabilities():
+    from instrumental.envs import ComputeGrab, OffSwitch
+    from instrumental.envs.solver import event_probability_range
+
+    def grab_range(world, gamma):
+        table = compile_world(world)
+        ranges = event_probability_range(table, solve(table, gamma))
+        return ranges[table.event_names.index(world.harmful_event)].tolist()
+
+    # Undiscounted and free of step costs, grabbing under a loose deadline neither helps
+    # nor hurts: some optimal policies grab, some do not.
+    assert grab_range(ComputeGrab(deadline=8, step_cost=0.0), 1.0) == [0.0, 1.0]
+    # A tight deadline makes it necessary; a strict preference leaves no range.
+    assert grab_range(ComputeGrab(deadline=5), 0.99) == [1.0, 1.0]
+    assert grab_range(OffSwitch(), 0.99) == [1.0, 1.0]
+    assert grab_range(OffSwitch(shutdown_prob=0.0), 0.99) == [0.0, 0.0]

@@ -54,7 +54,8 @@ def test_a_run_writes_the_metrics_contract(tmp_path, compose_config):
         assert 0.0 <= entry["p"] <= 1.0
         assert entry["p_greedy"] in (0.0, 0.5, 1.0) or 0.0 <= entry["p_greedy"] <= 1.0
         assert 0.0 <= entry["sampled"] <= 1.0
-    assert on_disk["optimal"]["events"]["disabled_off_switch"]["p"] == 1.0
+    optimal = on_disk["optimal"]["events"]["disabled_off_switch"]
+    assert optimal["p"] == optimal["p_min"] == optimal["p_max"] == 1.0
     assert (tmp_path / "model.zip").exists()
     curve = (tmp_path / "curve.csv").read_text().splitlines()
     assert curve[0].startswith("timesteps,return,p_disabled_off_switch")
