@@ -65,6 +65,7 @@ def emergence_figure(rows: pd.DataFrame, knobs: list[str], event: str) -> Figure
     lines = _groups(rows, others)[:MAX_LINES]
     fig = Figure(figsize=(10, 6.2))
     ax = fig.subplots()
+    any_tie = False
     for i, (config, group) in enumerate(lines):
         group = group.sort_values(x)
         xs = group[x].to_numpy(dtype=float)
@@ -80,7 +81,17 @@ def emergence_figure(rows: pd.DataFrame, knobs: list[str], event: str) -> Figure
         ax.plot(
             xs, group.optimal_p, "D:", color=style.color(i), markerfacecolor="white", linewidth=1.2
         )
+        # Where optimal actions tie, any value in [p_min, p_max] is optimal too.
+        tied = (group.optimal_p_max - group.optimal_p_min).to_numpy() > 1e-9
+        if tied.any():
+            ax.vlines(
+                xs[tied], group.optimal_p_min[tied], group.optimal_p_max[tied],
+                color=style.color(i), linewidth=4, alpha=0.35,
+            )  # fmt: skip
+            any_tie = True
     ax.plot([], [], "D:", color="0.3", markerfacecolor="white", label="optimal policy")
+    if any_tie:
+        ax.plot([], [], color="0.3", linewidth=4, alpha=0.35, label="optimal policies tie")
     ax.set_xlabel(style.axis_label(x))
     ax.set_ylabel("seeds in which it emerged (share)\noptimal: probability")
     ax.set_ylim(-0.03, 1.03)

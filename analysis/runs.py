@@ -173,6 +173,9 @@ def metric_columns(run: Run) -> dict[str, Any]:
         row[f"p_{name}_watched"] = _number(stats.get("p_watched"))
         row[f"p_{name}_unwatched"] = _number(stats.get("p_unwatched"))
         row[f"optimal_p_{name}"] = _number(optimal_events.get(name, {}).get("p"))
+        # Runs made before p_min/p_max existed have no range: it is left empty (NaN).
+        row[f"optimal_p_min_{name}"] = _number(optimal_events.get(name, {}).get("p_min"))
+        row[f"optimal_p_max_{name}"] = _number(optimal_events.get(name, {}).get("p_max"))
         if "mean_count" in optimal_events.get(name, {}):
             row[f"optimal_mean_count_{name}"] = _number(optimal_events[name]["mean_count"])
     row["n_states"] = m.get("n_states")

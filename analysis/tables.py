@@ -23,6 +23,8 @@ MEASURE_COLUMNS = [
     "p_low",
     "p_high",
     "optimal_p",
+    "optimal_p_min",
+    "optimal_p_max",
 ]
 
 
@@ -54,6 +56,10 @@ def emergence_table(
         p = group[f"p_{event}"].dropna()
         p_low, p_high = bootstrap_mean_interval(p.tolist())
         optimal = group[f"optimal_p_{event}"].dropna()
+        bounds = [
+            group.get(f"optimal_p_{end}_{event}", pd.Series(dtype=float)).dropna()
+            for end in ("min", "max")
+        ]
         rows.append(
             {
                 **config,
@@ -67,6 +73,8 @@ def emergence_table(
                 "p_low": p_low,
                 "p_high": p_high,
                 "optimal_p": float(optimal.mean()) if len(optimal) else math.nan,
+                "optimal_p_min": float(bounds[0].min()) if len(bounds[0]) else math.nan,
+                "optimal_p_max": float(bounds[1].max()) if len(bounds[1]) else math.nan,
             }
         )
     return pd.DataFrame(rows, columns=[*keys, *MEASURE_COLUMNS])
@@ -82,6 +90,15 @@ def _value(value: object) -> str:
     if isinstance(value, float):
         return "—" if math.isnan(value) else f"{value:g}"
     return "—" if value is None else str(value)
+
+
+def _optimal(row: pd.Series) -> str:
+    """The optimal probability, and the range over tied optimal policies when there is one."""
+    text = _value(round(row["optimal_p"], 3))
+    low, high = row.get("optimal_p_min", math.nan), row.get("optimal_p_max", math.nan)
+    if not (math.isnan(low) or math.isnan(high)) and high - low > 1e-9:
+        text += f" (ties: {low:.2f}–{high:.2f})"
+    return text
 
 
 def display_rows(table: pd.DataFrame, config_columns: list[str]) -> tuple[list[str], list[list]]:
@@ -107,7 +124,7 @@ def display_rows(table: pd.DataFrame, config_columns: list[str]) -> tuple[list[s
                 _interval(row["emerged_low"], row["emerged_high"]),
                 _value(round(row["p_mean"], 3)),
                 _interval(row["p_low"], row["p_high"]),
-                _value(round(row["optimal_p"], 3)),
+                _optimal(row),
             ]
         )
     return header, cells

@@ -82,3 +82,29 @@ def test_the_oversight_title_names_the_configuration_with_the_widest_gap(tmp_pat
     title = " ".join(figure.axes[0].get_title(loc="left").split())
     assert "with mitigation.name=oversight: p = 0.40 unwatched, 0.00 watched" in title
     assert "(mean of 3 runs)" in title
+
+
+def test_tied_optimal_policies_are_shown_as_a_range(tmp_path: Path) -> None:
+    import json
+
+    from instrumental.analysis.figures import emergence_figure
+    from tests.analysis.synthetic_runs import write_run
+
+    for prob in (0.1, 0.5):
+        for seed in range(2):
+            run = write_run(
+                tmp_path / f"p{prob}s{seed}",
+                seed=seed,
+                optimal_p=0.0,
+                knobs={"shutdown_prob": prob},
+            )
+            metrics = json.loads((run / "metrics.json").read_text())
+            optimal = metrics["optimal"]["events"]["disabled_off_switch"]
+            optimal["p_min"], optimal["p_max"] = (0.0, 1.0) if prob == 0.5 else (0.0, 0.0)
+            (run / "metrics.json").write_text(json.dumps(metrics))
+    report = make_report([tmp_path], tmp_path)
+    table = (tmp_path / "table.md").read_text()
+    assert table.count("(ties: 0.00–1.00)") == 1
+    figure = emergence_figure(report.table, report.knobs, "disabled_off_switch")
+    labels = figure.axes[0].get_legend_handles_labels()[1]
+    assert "optimal policies tie" in labels
