@@ -123,7 +123,7 @@ def _stacked_values(table: CompiledWorld, policies: np.ndarray, gamma: float) ->
     )  # (N, C, L): the multipliers, row by row within each (policy, column) block
     used = w != 0  # a policy that never takes an action skips its outcomes (greedy ones)
     row_start = np.searchsorted(s_idx, np.arange(n_states + 1))
-    active = {"rows": None, "matrix": None, "constant": None}
+    active: dict = {"rows": None, "matrix": None, "constant": None, "values": None}
 
     def matrix(rows: np.ndarray) -> sp.csr_matrix:
         mask = np.broadcast_to(used[rows, None], (len(rows), n_columns, w.shape[1]))
@@ -137,11 +137,22 @@ def _stacked_values(table: CompiledWorld, policies: np.ndarray, gamma: float) ->
         return sp.csr_matrix((data[rows][mask], (blocks + nxt)[mask], indptr), shape=(size, size))
 
     def step(current: np.ndarray, rows: np.ndarray) -> np.ndarray:
-        if active["rows"] is None or len(rows) != len(active["rows"]):  # some converged
-            active.update(rows=rows, matrix=matrix(rows), constant=constant[rows].reshape(-1))
-        flat = active["matrix"] @ current.reshape(-1)
+        # Building the matrix costs more than a product with it, so converged policies stay
+        # in it (their blocks are independent and their results are already kept) until
+        # fewer than half of its policies still move.
+        if active["rows"] is None or 2 * len(rows) < len(active["rows"]):
+            active.update(
+                rows=rows,
+                matrix=matrix(rows),
+                constant=constant[rows].reshape(-1),
+                values=np.zeros((len(rows), n_columns, n_states)),
+            )
+        where = np.searchsorted(active["rows"], rows)
+        active["values"][where] = current
+        flat = active["matrix"] @ active["values"].reshape(-1)
         flat += active["constant"]
-        return flat.reshape(current.shape)
+        active["values"] = flat.reshape(active["values"].shape)
+        return active["values"][where]
 
     start = np.zeros((len(policies), n_columns, n_states))
     return iterate_each_to_fixed_point(step, start, n_states)
