@@ -37,16 +37,44 @@ class Frame:
     caption: str
 
 
-def load_model(run_dir: Path, algo: str) -> Any:
-    """The trained model in ``run_dir/model.zip`` (unpickled: trusted runs only)."""
+def load_model(run_dir: Path, algo: str, world: Any = None) -> Any:
+    """The trained model in ``run_dir/model.zip`` (unpickled: trusted runs only).
+
+    A fleet run saves ``model.pt`` instead (one agent's weights under SB3 ``MlpPolicy``
+    names); it is loaded into an SB3 PPO policy built for ``world``.
+    """
     import stable_baselines3
 
     if algo not in ALGORITHMS:
         raise AnimateError(f"algo={algo!r} is not allowed: must be one of {list(ALGORITHMS)}")
     path = run_dir / "model.zip"
-    if not path.is_file():
-        raise AnimateError(f"{path}: no such file (the run saved no model)")
-    return getattr(stable_baselines3, algo.upper()).load(path, device="cpu")
+    if path.is_file():
+        return getattr(stable_baselines3, algo.upper()).load(path, device="cpu")
+    if (run_dir / "model.pt").is_file() and world is not None:
+        return _load_fleet_agent(run_dir / "model.pt", world)
+    raise AnimateError(f"{path}: no such file (the run saved no model)")
+
+
+def _load_fleet_agent(path: Path, world: Any) -> Any:
+    import torch
+    from stable_baselines3 import PPO
+
+    from instrumental.envs import TabularVecEnv
+    from instrumental.train.run import ACTIVATIONS
+
+    # weights_only: tensors, lists and strings are read, no code is unpickled.
+    saved = torch.load(path, map_location="cpu", weights_only=True)
+    model = PPO(
+        "MlpPolicy",
+        TabularVecEnv(world, 1, seed=0),
+        policy_kwargs={
+            "net_arch": list(saved["net_arch"]),
+            "activation_fn": ACTIVATIONS[saved["activation"]],
+        },
+        device="cpu",
+    )
+    model.policy.load_state_dict(saved["state_dict"], strict=True)
+    return model
 
 
 def play(model: Any, world: Any, episodes: int, seed: int, deterministic: bool) -> list[Frame]:
@@ -118,7 +146,7 @@ def animate_run(
         world = build_world(env_config, metrics["config"].get("mitigation"))
     except ConfigError as err:
         raise AnimateError(str(err)) from None
-    model = load_model(run_dir, algo)
+    model = load_model(run_dir, algo, world)
     frames = play(model, world, episodes, seed, deterministic)
     written = [write_animation(frames, run_dir / "agent.gif", fps)]
     if mp4:

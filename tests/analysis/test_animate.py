@@ -47,3 +47,18 @@ def test_animating_an_unknown_algorithm_exits_2(untrained_run: Path) -> None:
     metrics["algo"] = "sarsa"
     (untrained_run / "metrics.json").write_text(json.dumps(metrics))
     assert main([str(untrained_run)]) == 2
+
+
+def test_a_fleet_run_is_animated_from_its_model_pt(tmp_path: Path, compose_config) -> None:
+    from instrumental.train.fleet import train_job
+
+    cfg = compose_config(
+        "trainer=fleet", "seeds=1", "total_timesteps=512", "eval_episodes=5", "curve_points=1",
+        "algo.n_steps=64", "env.shutdown_prob=0.0", "env.max_steps=5",
+    )  # fmt: skip
+    train_job(cfg, tmp_path)
+    run = tmp_path / "seed=0"
+    assert (run / "model.pt").exists() and not (run / "model.zip").exists()
+    assert main([str(run), "--episodes", "1"]) == 0
+    with Image.open(run / "agent.gif") as gif:
+        assert gif.n_frames == 1 + 5
