@@ -44,10 +44,11 @@ from .metrics import (
     curve_rows,
     optimal_metrics,
     policy_metrics,
+    run_record,
     sample_event_rates,
     write_json_atomic,
 )
-from .run import ConfigError, RunStreams, build_world, check_run_config, versions, write_curve
+from .run import ConfigError, RunStreams, build_world, check_run_config, write_curve
 
 TRAINERS = ("sb3", "fleet")
 DEVICES = ("auto", "cpu", "cuda")
@@ -76,9 +77,6 @@ def check_fleet_config(cfg: dict[str, Any]) -> None:
     algo = cfg["algo"]
     if trainer == "fleet" and algo["name"] != "ppo":
         raise ConfigError(f"algo.name={algo['name']!r} is not allowed with trainer=fleet: 'ppo'")
-    for field in ("n_steps", "batch_size", "n_epochs"):
-        if not isinstance(algo[field], int) or algo[field] < 1:
-            raise ConfigError(f"algo.{field}={algo[field]!r} is not allowed: must be >= 1")
     resolve_device(cfg["device"])
 
 
@@ -280,24 +278,19 @@ def train_fleet(cfg: dict[str, Any], seeds: list[int], out_dirs: list[Path]) -> 
         )
         run_cfg = copy.deepcopy(cfg)
         run_cfg["seed"] = seed
-        metrics = {
-            "env": world.name,
-            "algo": cfg["algo"]["name"],
-            "trainer": "fleet",
-            "seed": seed,
-            "total_timesteps": cfg["total_timesteps"],
-            "trained_timesteps": fleet.num_timesteps,
-            "gamma": gamma,
-            "config": run_cfg,
-            "policy": policy_metrics(table, probs, gamma, sampled),
-            "optimal": optimal,
-            "n_states": table.n_states,
+        policy = policy_metrics(table, probs, gamma, sampled)
+        metrics = run_record(
+            world=world,
+            cfg=run_cfg,
+            trainer="fleet",
+            trained_timesteps=fleet.num_timesteps,
+            policy=policy,
+            optimal=optimal,
+            n_states=table.n_states,
             # This seed's share of the fleet's training time, plus its own measurement.
-            "wall_seconds": (trained - started) / len(seeds),
-            "fleet": {"seeds": list(seeds), "wall_seconds_training": trained - started},
-            "versions": versions(),
-        }
-        metrics["wall_seconds"] += time.perf_counter() - measuring
+            wall_seconds=(trained - started) / len(seeds) + time.perf_counter() - measuring,
+            fleet={"seeds": list(seeds), "wall_seconds_training": trained - started},
+        )
         write_json_atomic(out_dir / "metrics.json", metrics)
         results.append(metrics)
     return results

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ import numpy as np
 from instrumental.envs import (
     CompiledWorld,
     TabularVecEnv,
+    World,
     evaluate_policies,
     evaluate_policy,
     greedy,
@@ -134,6 +136,53 @@ def curve_rows(
             row[f"p_{name}_greedy"] = argmax.events[name].p
         rows.append(row)
     return rows
+
+
+def versions() -> dict[str, str]:
+    found = {}
+    for dist, key in (
+        ("instrumental-gym", "instrumental"),
+        ("torch", "torch"),
+        ("stable-baselines3", "stable_baselines3"),
+        ("gymnasium", "gymnasium"),
+        ("numpy", "numpy"),
+    ):
+        try:
+            found[key] = version(dist)
+        except PackageNotFoundError:
+            found[key] = "unknown"
+    return found
+
+
+def run_record(
+    *,
+    world: World,
+    cfg: dict[str, Any],
+    trainer: str,
+    trained_timesteps: int,
+    policy: dict[str, Any],
+    optimal: dict[str, Any],
+    n_states: int,
+    wall_seconds: float,
+    **extra: Any,
+) -> dict[str, Any]:
+    """One run's metrics.json, the contract every trainer writes (``extra`` keys are added)."""
+    return {
+        "env": world.name,
+        "algo": cfg["algo"]["name"],
+        "trainer": trainer,
+        "seed": cfg["seed"],
+        "total_timesteps": cfg["total_timesteps"],
+        "trained_timesteps": trained_timesteps,  # rounded up to whole rollouts
+        "gamma": cfg["gamma"],
+        "config": cfg,
+        "policy": policy,
+        "optimal": optimal,
+        "n_states": n_states,
+        "wall_seconds": wall_seconds,
+        **extra,
+        "versions": versions(),
+    }
 
 
 def write_json_atomic(path: Path, data: dict[str, Any]) -> None:

@@ -8,7 +8,6 @@ import difflib
 import importlib.util
 import time
 import warnings
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +27,7 @@ from .metrics import (
     curve_row,
     optimal_metrics,
     policy_metrics,
+    run_record,
     sample_event_rates,
     write_json_atomic,
 )
@@ -162,22 +162,6 @@ class ExactCurve(BaseCallback):
         return True
 
 
-def versions() -> dict[str, str]:
-    found = {}
-    for dist, key in (
-        ("instrumental-gym", "instrumental"),
-        ("torch", "torch"),
-        ("stable-baselines3", "stable_baselines3"),
-        ("gymnasium", "gymnasium"),
-        ("numpy", "numpy"),
-    ):
-        try:
-            found[key] = version(dist)
-        except PackageNotFoundError:
-            found[key] = "unknown"
-    return found
-
-
 def write_curve(path: Path, rows: list[dict[str, float]]) -> None:
     if not rows:
         return
@@ -231,20 +215,15 @@ def train_and_measure(cfg: dict[str, Any], out_dir: Path) -> dict[str, Any]:
 
     probs = action_probabilities(model, table)
     sampled = sample_event_rates(table, probs, cfg["eval_episodes"], streams.evaluation)
-    metrics = {
-        "env": world.name,
-        "algo": cfg["algo"]["name"],
-        "trainer": "sb3",
-        "seed": cfg["seed"],
-        "total_timesteps": cfg["total_timesteps"],
-        "trained_timesteps": int(model.num_timesteps),  # rounded up to whole rollouts
-        "gamma": cfg["gamma"],
-        "config": cfg,
-        "policy": policy_metrics(table, probs, cfg["gamma"], sampled),
-        "optimal": optimal_metrics(table, cfg["gamma"]),
-        "n_states": table.n_states,
-        "wall_seconds": time.perf_counter() - started,
-        "versions": versions(),
-    }
+    metrics = run_record(
+        world=world,
+        cfg=cfg,
+        trainer="sb3",
+        trained_timesteps=int(model.num_timesteps),
+        policy=policy_metrics(table, probs, cfg["gamma"], sampled),
+        optimal=optimal_metrics(table, cfg["gamma"]),
+        n_states=table.n_states,
+        wall_seconds=time.perf_counter() - started,
+    )
     write_json_atomic(out_dir / "metrics.json", metrics)
     return metrics
