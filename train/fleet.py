@@ -51,6 +51,11 @@ from .metrics import (
 from .run import ConfigError, RunStreams, build_world, check_run_config, write_curve
 
 TRAINERS = ("sb3", "fleet")
+
+#: A rollout evaluates the networks on every state at once (one large batched pass, then
+#: a lookup per step) when the world has at most this many states per step of the
+#: rollout (``n_steps * n_envs``); larger worlds are evaluated step by step.
+TABULATE_STATES_PER_ROLLOUT_STEP = 4
 DEVICES = ("auto", "cpu", "cuda")
 
 
@@ -78,6 +83,13 @@ def check_fleet_config(cfg: dict[str, Any]) -> None:
     if trainer == "fleet" and algo["name"] != "ppo":
         raise ConfigError(f"algo.name={algo['name']!r} is not allowed with trainer=fleet: 'ppo'")
     resolve_device(cfg["device"])
+
+
+def _cdf(log_probs: torch.Tensor) -> np.ndarray:
+    """Cumulative action probabilities (float64, last column exactly 1) to sample with."""
+    cdf = np.cumsum(log_probs.exp().cpu().numpy().astype(np.float64), -1)
+    cdf[..., -1] = 1.0
+    return cdf
 
 
 class FleetPPO:
@@ -129,14 +141,20 @@ class FleetPPO:
         """
         n, t_len, e = self.n_agents, self.n_steps, self.n_envs
         dev = self.device
-        state = torch.as_tensor(self.worlds.reset(t_len), device=dev)
-        episode_starts = torch.ones(n, e, device=dev)
-        buf_obs = torch.zeros(n, t_len, e, self.table.obs_dim, device=dev)
-        buf_actions = torch.zeros(n, t_len, e, dtype=torch.long, device=dev)
-        buf_rewards = torch.zeros(n, t_len, e, device=dev)
-        buf_starts = torch.zeros(n, t_len, e, device=dev)
+        agents = np.arange(n)[:, None]
+        rows = torch.arange(n, device=dev)[:, None, None]
+        tabulate = self.table.n_states <= TABULATE_STATES_PER_ROLLOUT_STEP * t_len * e
+        state = self.worlds.reset(t_len)
+        episode_starts = np.ones((n, e), dtype=bool)
+        # What the worlds return stays in numpy until the rollout ends.
+        buf_states = np.zeros((n, t_len, e), dtype=np.int64)
+        buf_next_states = np.zeros((n, t_len, e), dtype=np.int64)
+        buf_actions = np.zeros((n, t_len, e), dtype=np.int64)
+        buf_rewards = np.zeros((n, t_len, e), dtype=np.float32)
+        buf_starts = np.zeros((n, t_len, e), dtype=np.float32)
+        buf_truncated = np.zeros((n, t_len, e), dtype=np.float32)
         buf_values = torch.zeros(n, t_len, e, device=dev)
-        buf_log_probs = torch.zeros(n, t_len, e, device=dev)
+        buf_log_probs = torch.zeros(n, t_len, e, self.table.n_actions, device=dev)
         first = True
         while self.num_timesteps < total_timesteps:
             if not first:
@@ -144,41 +162,66 @@ class FleetPPO:
             first = False
             action_uniforms = np.stack([g.random((t_len, e)) for g in self.learner_rngs], 1)
             with torch.no_grad():
+                if tabulate:
+                    # The policy is fixed for the whole rollout: one forward pass over every
+                    # state, then each step is a lookup.
+                    all_obs = self.obs_table.expand(n, *self.obs_table.shape)
+                    table_log_probs = torch.log_softmax(self.net.logits(all_obs), dim=-1)
+                    table_values = self.net.values(all_obs)
+                    table_cdf = _cdf(table_log_probs)
                 for step in range(t_len):
-                    obs = self.obs_table[state]
-                    log_probs_all = torch.log_softmax(self.net.logits(obs), dim=-1)
-                    values = self.net.values(obs)
-                    cdf = np.cumsum(log_probs_all.exp().cpu().numpy().astype(np.float64), -1)
-                    cdf[..., -1] = 1.0
-                    actions_np = (action_uniforms[step][..., None] >= cdf).sum(-1)
-                    actions = torch.as_tensor(actions_np, device=dev)
-                    out = self.worlds.step(actions_np)
+                    if tabulate:
+                        cdf = table_cdf[agents, state]
+                    else:
+                        obs = self.obs_table[torch.as_tensor(state, device=dev)]
+                        log_probs_all = torch.log_softmax(self.net.logits(obs), dim=-1)
+                        buf_log_probs[:, step] = log_probs_all
+                        buf_values[:, step] = self.net.values(obs)
+                        cdf = _cdf(log_probs_all)
+                    actions = (action_uniforms[step][..., None] >= cdf).sum(-1)
+                    out = self.worlds.step(actions)
                     self.num_timesteps += e
                     on_step(self.num_timesteps)
-                    reward = torch.as_tensor(out.reward, dtype=torch.float32, device=dev)
-                    if out.truncated.any():
-                        truncated = torch.as_tensor(out.truncated, device=dev)
-                        terminal_values = self.net.values(
-                            self.obs_table[torch.as_tensor(out.next_state, device=dev)]
-                        )
-                        reward = reward + self.gamma * terminal_values * truncated
-                    buf_obs[:, step] = obs
+                    buf_states[:, step] = state
+                    buf_next_states[:, step] = out.next_state
+                    buf_truncated[:, step] = out.truncated
                     buf_actions[:, step] = actions
-                    buf_rewards[:, step] = reward
+                    buf_rewards[:, step] = out.reward
                     buf_starts[:, step] = episode_starts
-                    buf_values[:, step] = values
-                    buf_log_probs[:, step] = log_probs_all.gather(-1, actions[..., None])[..., 0]
-                    episode_starts = torch.as_tensor(
-                        out.terminated | out.truncated, dtype=torch.float32, device=dev
+                    episode_starts = out.terminated | out.truncated
+                    state = out.state
+                next_states = torch.as_tensor(buf_next_states, device=dev)
+                if tabulate:
+                    buf_log_probs = table_log_probs[rows, torch.as_tensor(buf_states, device=dev)]
+                    buf_values = table_values[rows, torch.as_tensor(buf_states, device=dev)]
+                    terminal_values = table_values[rows, next_states]
+                    last_values = table_values[rows[:, 0], torch.as_tensor(state, device=dev)]
+                else:
+                    terminal_values = self.net.values(
+                        self.obs_table[next_states.reshape(n, -1)]
+                    ).view(n, t_len, e)
+                    last_values = self.net.values(
+                        self.obs_table[torch.as_tensor(state, device=dev)]
                     )
-                    state = torch.as_tensor(out.state, device=dev)
-                last_values = self.net.values(self.obs_table[state])
-            advantages = self._gae(buf_rewards, buf_values, buf_starts, last_values, episode_starts)
+            # SB3 bootstraps a time-limit cut: reward + gamma * V(terminal observation).
+            truncated = torch.as_tensor(buf_truncated, device=dev)
+            rewards = (
+                torch.as_tensor(buf_rewards, device=dev) + self.gamma * terminal_values * truncated
+            )
+            actions_t = torch.as_tensor(buf_actions, device=dev)
+            log_probs = buf_log_probs.gather(-1, actions_t[..., None])[..., 0]
+            advantages = self._gae(
+                rewards,
+                buf_values,
+                torch.as_tensor(buf_starts, device=dev),
+                last_values,
+                torch.as_tensor(episode_starts, dtype=torch.float32, device=dev),
+            )
             returns = advantages + buf_values
             self._update(
-                buf_obs.reshape(n, t_len * e, -1),
-                buf_actions.reshape(n, -1),
-                buf_log_probs.reshape(n, -1),
+                self.obs_table[torch.as_tensor(buf_states.reshape(n, -1), device=dev)],
+                actions_t.reshape(n, -1),
+                log_probs.reshape(n, -1),
                 advantages.reshape(n, -1),
                 returns.reshape(n, -1),
             )
@@ -201,23 +244,33 @@ class FleetPPO:
         algo = self.cfg["algo"]
         size, batch = obs.shape[1], algo["batch_size"]
         clip, ent_coef, vf_coef = algo["clip_range"], algo["ent_coef"], algo["vf_coef"]
-        rows = torch.arange(self.n_agents, device=self.device)[:, None]
+        n = self.n_agents
+        offsets = np.arange(n)[:, None] * size
+        data = (obs, actions, old_log_probs, advantages, returns)
         for _ in range(algo["n_epochs"]):
             order = np.stack([g.permutation(size) for g in self.learner_rngs])
-            order = torch.as_tensor(order, device=self.device)
+            flat = torch.as_tensor((order + offsets).reshape(-1), device=self.device)
+            # Each agent's rollout in its own shuffled order, gathered once per epoch as
+            # rows of the flattened buffers; minibatches are then slices (views) of it.
+            shuffled = [
+                t.reshape(n * size, *t.shape[2:]).index_select(0, flat).view(t.shape) for t in data
+            ]
             for start in range(0, size, batch):
-                idx = order[:, start : start + batch]
-                obs_mb = obs[rows, idx]
-                log_probs_all = torch.log_softmax(self.net.logits(obs_mb), dim=-1)
-                log_prob = log_probs_all.gather(-1, actions[rows, idx][..., None])[..., 0]
-                entropy = -(log_probs_all.exp() * log_probs_all).sum(-1)
+                obs_mb, actions_mb, old_mb, adv, returns_mb = (
+                    t[:, start : start + batch] for t in shuffled
+                )
+                # Actions on the middle axis: CPU torch's log-softmax runs several times
+                # faster there than along a last axis of a few actions.
+                logits = self.net.logits(obs_mb).transpose(1, 2)  # (n, A, batch)
+                log_probs_all = torch.log_softmax(logits, dim=1)
+                log_prob = log_probs_all.gather(1, actions_mb[:, None])[:, 0]
+                entropy = -(log_probs_all.exp() * log_probs_all).sum(1)
                 values = self.net.values(obs_mb)
-                adv = advantages[rows, idx]
                 if adv.shape[1] > 1:
                     adv = (adv - adv.mean(1, keepdim=True)) / (adv.std(1, keepdim=True) + 1e-8)
-                ratio = torch.exp(log_prob - old_log_probs[rows, idx])
+                ratio = torch.exp(log_prob - old_mb)
                 policy_loss = -torch.min(adv * ratio, adv * ratio.clamp(1 - clip, 1 + clip))
-                value_loss = (returns[rows, idx] - values) ** 2
+                value_loss = (returns_mb - values) ** 2
                 loss = (
                     policy_loss.mean(1) - ent_coef * entropy.mean(1) + vf_coef * value_loss.mean(1)
                 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import tempfile
@@ -138,7 +139,9 @@ def curve_rows(
     return rows
 
 
-def versions() -> dict[str, str]:
+@functools.cache
+def _versions() -> tuple[tuple[str, str], ...]:
+    # Reading package metadata costs ~8 ms; a fleet writes one record per seed.
     found = {}
     for dist, key in (
         ("instrumental-gym", "instrumental"),
@@ -151,7 +154,12 @@ def versions() -> dict[str, str]:
             found[key] = version(dist)
         except PackageNotFoundError:
             found[key] = "unknown"
-    return found
+    return tuple(found.items())
+
+
+def versions() -> dict[str, str]:
+    """The versions of the packages that shape a run's numbers."""
+    return dict(_versions())
 
 
 def run_record(
