@@ -13,6 +13,13 @@ shuffled minibatches of ``batch_size`` with advantages normalised per minibatch,
 clipped surrogate, value loss ``vf_coef * MSE``, entropy bonus ``ent_coef``,
 gradient norm clipped to ``max_grad_norm`` per agent, Adam(``learning_rate``).
 
+Where the time goes and why it is laid out so (``bench/fleet_vs_sb3.py``): a
+rollout's policy is fixed, so for worlds of at most ``TABULATE_STATES_PER_ROLLOUT_STEP``
+states per rollout step the networks run once over every state and each step is a
+table lookup; minibatches are slices of one shuffle per epoch; the optimiser is one
+fused kernel over one buffer (:class:`.fleet_ppo.FleetAdam`). What remains is the
+update's batched matrix products and the elementwise passes between them.
+
 Agent ``k`` draws every random number from ``RunStreams.from_seed(k)``, exactly
 the streams an SB3 run with ``seed=k`` is given: ``env`` for its environment
 copies, ``torch_seed`` for its initial weights (a ``torch.Generator``) and, through
