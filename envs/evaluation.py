@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import weakref
 
 import numpy as np
 import scipy.sparse as sp
@@ -63,37 +64,100 @@ def evaluate_policy(table: CompiledWorld, policy: np.ndarray, gamma: float) -> P
 def evaluate_policies(
     table: CompiledWorld, policies: np.ndarray, gamma: float
 ) -> list[PolicyEvaluation]:
-    """:func:`evaluate_policy` of each of ``policies`` (``(N, S, A)``), all iterated together.
+    """:func:`evaluate_policy` of each of ``policies`` (``(N, S, A)``), all evaluated together.
 
     Each result is exactly (bit for bit) what evaluating that policy alone gives.
     """
+    return _evaluate(table, policies, gamma, _stacked_values)
+
+
+def _evaluate(table: CompiledWorld, policies: np.ndarray, gamma: float, solver) -> list:
+    """:func:`evaluate_policies`, with ``solver`` (e.g. :func:`_iterated_values`) for the values."""
     policies = np.asarray(policies, dtype=np.float64)
     if policies.ndim != 3 or policies.shape[1:] != (table.n_states, table.n_actions):
         raise ValueError(
             f"policies have shape {policies.shape}; "
             f"expected (N, {table.n_states}, {table.n_actions})"
         )
-    # Policies are iterated in chunks of about CHUNK_ENTRIES matrix entries, to bound memory.
+    # Policies are evaluated in chunks of about CHUNK_ENTRIES matrix entries, to bound memory.
     live = int(((table.prob > 0) & ~table.terminated).sum())
     chunk = max(1, CHUNK_ENTRIES // max(1, live * (2 + 2 * len(table.event_names))))
     results = []
     for i in range(0, len(policies), chunk):
-        stacked = _stacked_values(table, policies[i : i + chunk], gamma)  # (n, 2 + 2E, S)
-        # Each policy's (S, 2 + 2E) block laid out as one evaluation alone lays it out, so
-        # the start-distribution averages below are the very same dot products.
-        stacked = np.ascontiguousarray(stacked.transpose(0, 2, 1))
+        # Each policy's (S, 2 + 2E) block is laid out as one evaluation alone lays it out,
+        # so the start-distribution averages below are the very same dot products.
+        stacked = solver(table, policies[i : i + chunk], gamma)  # (n, S, 2 + 2E)
         results += [_summarise(table, gamma, one) for one in stacked]
     return results
 
 
+_PER_TABLE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _per_table(table: CompiledWorld, build):
+    """``build(table)``, computed once per table and kept as long as the table is.
+
+    Tables are not modified once compiled (``compile_world`` already shares them).
+    """
+    cache = _PER_TABLE.setdefault(table, {})
+    if build not in cache:
+        cache[build] = build(table)
+    return cache[build]
+
+
 def _stacked_values(table: CompiledWorld, policies: np.ndarray, gamma: float) -> np.ndarray:
-    """``(N, 2 + 2E, S)``: [discounted value, value, P(event), E[count]] of each policy.
+    """``(N, S, 2 + 2E)``: [discounted value, value, P(event), E[count]] of each policy.
 
     Every column of these unknowns obeys ``X[s] = constant[s] + sum over the outcomes
-    (a, k) of s of multiplier[s, a, k] * X[next_state]``: the products of probabilities
-    and discounts are precomputed into one sparse block-diagonal matrix (one block per
-    policy and column), so an iteration of all policies is one sparse product. Each row
-    sums its outcomes in (a, k) order, one product at a time, as a dense evaluation does.
+    (a, k) of s of multiplier[s, a, k] * X[next_state]``, each row summed from 0 in
+    (a, k) order, then the constant added.
+    """
+    return _iterated_values(table, policies, gamma)
+
+
+def _fired_outcomes(table: CompiledWorld) -> tuple[np.ndarray, np.ndarray]:
+    """``(E, S, F)``: the possible outcomes of each state that fire each event, in (a, k) order.
+
+    As the state-action ``s * A + a`` of each and its probability; padded with probability 0.
+    """
+    n_states, n_actions, _ = table.prob.shape
+    fired = (table.event_matrix() > 0) & (table.prob > 0)[..., None]  # (S, A, K, E)
+    e_idx, s_idx, a_idx, k_idx = np.nonzero(np.moveaxis(fired, -1, 0))  # (e, s, a, k) order
+    group = e_idx * n_states + s_idx
+    rank = np.arange(len(group)) - np.searchsorted(group, group)  # place within its (e, s)
+    depth = int(rank.max(initial=-1)) + 1
+    action = np.zeros((len(table.event_names), n_states, depth), dtype=np.int64)
+    prob = np.zeros((len(table.event_names), n_states, depth))
+    action[e_idx, s_idx, rank] = s_idx * n_actions + a_idx
+    prob[e_idx, s_idx, rank] = table.prob[s_idx, a_idx, k_idx]
+    return action, prob
+
+
+def _rates(table: CompiledWorld, policies: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The outcome weights ``(N, S, A, K)`` and the constants ``(N, 2 + 2E, S)`` of each policy.
+
+    An event's rate sums the weights of the outcomes that fire it, one at a time in (a, k)
+    order: what summing every outcome's weight times 0 or 1 in that order gives.
+    """
+    weight = policies[..., None] * table.prob  # (N, S, A, K)
+    reward_rate = np.einsum("nsak,sak->ns", weight, table.reward)
+    action, prob = _per_table(table, _fired_outcomes)
+    flat = policies.reshape(len(policies), -1)
+    event_rate = np.zeros((len(policies), *action.shape[:2]))  # (N, E, S)
+    for f in range(action.shape[2]):
+        event_rate += flat[:, action[..., f]] * prob[..., f]
+    constant = np.concatenate(
+        [reward_rate[:, None], reward_rate[:, None], event_rate, event_rate], axis=1
+    )  # (N, C, S)
+    return weight, constant
+
+
+def _iterated_values(table: CompiledWorld, policies: np.ndarray, gamma: float) -> np.ndarray:
+    """:func:`_stacked_values` by iteration from zero until each policy's values settle.
+
+    The products of probabilities and discounts are precomputed into one sparse
+    block-diagonal matrix (one block per policy and column), so an iteration of all
+    policies is one sparse product, and each policy stops at its own fixed point.
     """
     n_events = len(table.event_names)
     n_columns, n_states = 2 + 2 * n_events, table.n_states
@@ -103,13 +167,7 @@ def _stacked_values(table: CompiledWorld, policies: np.ndarray, gamma: float) ->
     s_idx, a_idx, k_idx = np.nonzero(live)
     nxt = table.next_state[s_idx, a_idx, k_idx]
     fired = table.event_matrix()
-    # The outcome weight of each (state, action, outcome) under each policy.
-    weight = policies[..., None] * table.prob  # (N, S, A, K)
-    reward_rate = np.einsum("nsak,sak->ns", weight, table.reward)
-    event_rate = np.einsum("nsak,sake->nes", weight, fired)
-    constant = np.concatenate(
-        [reward_rate[:, None], reward_rate[:, None], event_rate, event_rate], axis=1
-    )  # (N, C, S)
+    weight, constant = _rates(table, policies)
     w = weight[:, s_idx, a_idx, k_idx]  # (N, L)
     not_fired = 1.0 - fired[s_idx, a_idx, k_idx].T  # (E, L)
     data = np.concatenate(
@@ -155,7 +213,8 @@ def _stacked_values(table: CompiledWorld, policies: np.ndarray, gamma: float) ->
         return active["values"][where]
 
     start = np.zeros((len(policies), n_columns, n_states))
-    return iterate_each_to_fixed_point(step, start, n_states)
+    values = iterate_each_to_fixed_point(step, start, n_states)
+    return np.ascontiguousarray(values.transpose(0, 2, 1))
 
 
 def _summarise(table: CompiledWorld, gamma: float, stacked: np.ndarray) -> PolicyEvaluation:
