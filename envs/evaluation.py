@@ -110,9 +110,13 @@ def _stacked_values(table: CompiledWorld, policies: np.ndarray, gamma: float) ->
 
     Every column of these unknowns obeys ``X[s] = constant[s] + sum over the outcomes
     (a, k) of s of multiplier[s, a, k] * X[next_state]``, each row summed from 0 in
-    (a, k) order, then the constant added.
+    (a, k) order, then the constant added. Where the live transitions are acyclic (every
+    world with a clock) this is solved by backward induction in one pass, otherwise by
+    iterating to the fixed point.
     """
-    return _iterated_values(table, policies, gamma)
+    if _per_table(table, _schedule) is None:
+        return _iterated_values(table, policies, gamma)
+    return _backward_values(table, policies, gamma)
 
 
 def _fired_outcomes(table: CompiledWorld) -> tuple[np.ndarray, np.ndarray]:
@@ -144,12 +148,127 @@ def _rates(table: CompiledWorld, policies: np.ndarray) -> tuple[np.ndarray, np.n
     action, prob = _per_table(table, _fired_outcomes)
     flat = policies.reshape(len(policies), -1)
     event_rate = np.zeros((len(policies), *action.shape[:2]))  # (N, E, S)
+    term = np.empty_like(event_rate)
     for f in range(action.shape[2]):
-        event_rate += flat[:, action[..., f]] * prob[..., f]
+        np.take(flat, action[..., f], axis=1, out=term, mode="clip")  # indices are valid
+        term *= prob[..., f]
+        event_rate += term
     constant = np.concatenate(
         [reward_rate[:, None], reward_rate[:, None], event_rate, event_rate], axis=1
     )  # (N, C, S)
     return weight, constant
+
+
+@dataclasses.dataclass(frozen=True)
+class _Schedule:
+    """The order of backward induction over a world whose live transitions are acyclic.
+
+    Level ``l`` is the states ``order[bounds[l]:bounds[l + 1]]``, all of the same height
+    (the most live transitions that can still follow them), so every state's successors
+    are in earlier levels. Each state's live outcomes fill ``widths[l]`` slots (its level's
+    most) in (a, k) order, padded with outcomes of probability 0; the slots of level ``l``
+    are ``slot_bounds[l]:slot_bounds[l + 1]``, state by state.
+    """
+
+    order: np.ndarray  # (S,) the states, level by level
+    bounds: np.ndarray  # (levels + 1,)
+    widths: np.ndarray  # (levels,)
+    slot_bounds: np.ndarray  # (levels + 1,)
+    slot_action: np.ndarray  # (T,) s * A + a of each slot's state and action
+    slot_prob: np.ndarray  # (T,) its probability, 0 for padding
+    slot_next: np.ndarray  # (T,) its next state
+    slot_not_fired: np.ndarray  # (T, E) 1.0 where it does not fire event e
+
+
+def _schedule(table: CompiledWorld) -> _Schedule | None:
+    """The backward-induction order of ``table``, or None where its live transitions cycle."""
+    n_states, n_actions = table.n_states, table.n_actions
+    live = (table.prob > 0) & ~table.terminated
+    s_idx, a_idx, k_idx = np.nonzero(live)  # (s, a, k) order
+    nxt = table.next_state[s_idx, a_idx, k_idx]
+    # Heights, leaves first (Kahn's algorithm): a state's height is settled once every
+    # one of its live outcomes leads to a state already settled.
+    unsettled = np.bincount(s_idx, minlength=n_states)
+    by_next = np.argsort(nxt, kind="stable")
+    into = np.searchsorted(nxt[by_next], np.arange(n_states + 1))  # outcomes into each state
+    height = np.full(n_states, -1)
+    frontier = np.flatnonzero(unsettled == 0)
+    level = 0
+    while frontier.size:
+        height[frontier] = level
+        first, count = into[frontier], into[frontier + 1] - into[frontier]
+        offsets = np.repeat(first - np.cumsum(count) + count, count) + np.arange(count.sum())
+        sources = s_idx[by_next[offsets]]
+        np.subtract.at(unsettled, sources, 1)
+        frontier = np.unique(sources[unsettled[sources] == 0])
+        level += 1
+    if (height < 0).any():
+        return None  # a cycle: no state on it is ever settled
+
+    order = np.argsort(height, kind="stable")
+    bounds = np.searchsorted(height[order], np.arange(level + 1))
+    # Slot j of a state holds its j-th live outcome in (a, k) order, or -1 (padding).
+    per_state = np.bincount(s_idx, minlength=n_states)
+    first_outcome = np.concatenate([[0], np.cumsum(per_state)])
+    levels = list(zip(bounds[:-1], bounds[1:], strict=True))
+    widths = np.array([per_state[order[lo:hi]].max() for lo, hi in levels])
+    slots = []
+    for (lo, hi), width in zip(levels, widths, strict=True):
+        states, j = order[lo:hi, None], np.arange(width)
+        slots.append(np.where(j < per_state[states], first_outcome[states] + j, -1).ravel())
+    outcome = np.concatenate(slots)
+    slot_bounds = np.concatenate([[0], np.cumsum(np.diff(bounds) * widths)])
+    padding = outcome < 0
+    outcome[padding] = 0  # any outcome: with probability 0 it adds 0 (values start at 0)
+    slot_prob = table.prob[s_idx, a_idx, k_idx][outcome]
+    slot_prob[padding] = 0.0
+    fired = table.event_matrix()[s_idx, a_idx, k_idx][outcome]  # (T, E)
+    return _Schedule(
+        order=order,
+        bounds=bounds,
+        widths=widths,
+        slot_bounds=slot_bounds,
+        slot_action=(s_idx * n_actions + a_idx)[outcome],
+        slot_prob=slot_prob,
+        slot_next=nxt[outcome],
+        slot_not_fired=1.0 - fired,
+    )
+
+
+def _backward_values(table: CompiledWorld, policies: np.ndarray, gamma: float) -> np.ndarray:
+    """:func:`_stacked_values` by backward induction, level by level, leaves first.
+
+    Every state's successors are settled before it, so each level is one vectorised
+    product over that level's outcomes: one pass over the outcomes in all, where the
+    iteration makes one per level. Each row sums its outcomes from 0 in (a, k) order and
+    then adds its constant, as a step of :func:`_iterated_values` does (padding adds
+    exact zeros), so this gives the numbers the iteration reaches at its fixed point.
+    """
+    schedule = _per_table(table, _schedule)
+    n, n_events = len(policies), len(table.event_names)
+    n_columns = 2 + 2 * n_events
+    _, constant = _rates(table, policies)  # (N, C, S)
+    # The multiplier of slot t for policy n and column c is weight[t, n] * factor[t, c].
+    weight = policies.reshape(n, -1).T[schedule.slot_action] * schedule.slot_prob[:, None]
+    factor = np.empty((len(weight), n_columns))
+    factor[:, 0] = gamma
+    factor[:, 1] = 1.0
+    factor[:, 2 : 2 + n_events] = schedule.slot_not_fired
+    factor[:, 2 + n_events :] = 1.0
+    values = np.zeros((table.n_states, n, n_columns))  # (S, N, C)
+    for level, width in enumerate(schedule.widths):
+        lo, hi = schedule.bounds[level], schedule.bounds[level + 1]
+        first, last = schedule.slot_bounds[level], schedule.slot_bounds[level + 1]
+        states = schedule.order[lo:hi]
+        terms = weight[first:last, :, None] * factor[first:last, None, :]
+        terms *= values[schedule.slot_next[first:last]]
+        terms = terms.reshape(hi - lo, width, n, n_columns)
+        row = np.zeros((hi - lo, n, n_columns))
+        for j in range(width):
+            row += terms[:, j]
+        row += constant[:, :, states].transpose(2, 0, 1)
+        values[states] = row
+    return np.ascontiguousarray(values.transpose(1, 0, 2))
 
 
 def _iterated_values(table: CompiledWorld, policies: np.ndarray, gamma: float) -> np.ndarray:
