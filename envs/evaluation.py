@@ -260,7 +260,7 @@ def _backward_values(table: CompiledWorld, policies: np.ndarray, gamma: float) -
         lo, hi = schedule.bounds[level], schedule.bounds[level + 1]
         first, last = schedule.slot_bounds[level], schedule.slot_bounds[level + 1]
         states = schedule.order[lo:hi]
-        terms = weight[first:last, :, None] * factor[first:last, None, :]
+        terms = np.einsum("tn,tc->tnc", weight[first:last], factor[first:last])  # products only
         terms *= values[schedule.slot_next[first:last]]
         terms = terms.reshape(hi - lo, width, n, n_columns)
         row = np.zeros((hi - lo, n, n_columns))
