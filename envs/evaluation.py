@@ -71,7 +71,9 @@ def evaluate_policies(
     return _evaluate(table, policies, gamma, _stacked_values)
 
 
-def _evaluate(table: CompiledWorld, policies: np.ndarray, gamma: float, solver) -> list:
+def _evaluate(
+    table: CompiledWorld, policies: np.ndarray, gamma: float, solver
+) -> list[PolicyEvaluation]:
     """:func:`evaluate_policies`, with ``solver`` (e.g. :func:`_iterated_values`) for the values."""
     policies = np.asarray(policies, dtype=np.float64)
     if policies.ndim != 3 or policies.shape[1:] != (table.n_states, table.n_actions):
@@ -120,9 +122,10 @@ def _stacked_values(table: CompiledWorld, policies: np.ndarray, gamma: float) ->
 
 
 def _fired_outcomes(table: CompiledWorld) -> tuple[np.ndarray, np.ndarray]:
-    """``(E, S, F)``: the possible outcomes of each state that fire each event, in (a, k) order.
+    """The possible outcomes of each state that fire each event, in (a, k) order.
 
-    As the state-action ``s * A + a`` of each and its probability; padded with probability 0.
+    Two ``(E, S, F)`` arrays: each outcome's ``s * A + a`` (its place in a flattened
+    policy) and its probability, padded with probability 0.
     """
     n_states, n_actions, _ = table.prob.shape
     fired = (table.event_matrix() > 0) & (table.prob > 0)[..., None]  # (S, A, K, E)
