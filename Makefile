@@ -46,6 +46,7 @@ notebooks: install
 
 bench: install
 	$(BIN)/python bench/env_throughput.py
+	$(BIN)/python bench/exact_evaluation.py
 
 clean:
 	rm -rf $(VENV) multirun runs outputs

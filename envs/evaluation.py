@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import weakref
 
 import numpy as np
 import scipy.sparse as sp
@@ -63,37 +64,222 @@ def evaluate_policy(table: CompiledWorld, policy: np.ndarray, gamma: float) -> P
 def evaluate_policies(
     table: CompiledWorld, policies: np.ndarray, gamma: float
 ) -> list[PolicyEvaluation]:
-    """:func:`evaluate_policy` of each of ``policies`` (``(N, S, A)``), all iterated together.
+    """:func:`evaluate_policy` of each of ``policies`` (``(N, S, A)``), all evaluated together.
 
     Each result is exactly (bit for bit) what evaluating that policy alone gives.
     """
+    return _evaluate(table, policies, gamma, _stacked_values)
+
+
+def _evaluate(
+    table: CompiledWorld, policies: np.ndarray, gamma: float, solver
+) -> list[PolicyEvaluation]:
+    """:func:`evaluate_policies`, with ``solver`` (e.g. :func:`_iterated_values`) for the values."""
     policies = np.asarray(policies, dtype=np.float64)
     if policies.ndim != 3 or policies.shape[1:] != (table.n_states, table.n_actions):
         raise ValueError(
             f"policies have shape {policies.shape}; "
             f"expected (N, {table.n_states}, {table.n_actions})"
         )
-    # Policies are iterated in chunks of about CHUNK_ENTRIES matrix entries, to bound memory.
+    # Policies are evaluated in chunks of about CHUNK_ENTRIES matrix entries, to bound memory.
     live = int(((table.prob > 0) & ~table.terminated).sum())
     chunk = max(1, CHUNK_ENTRIES // max(1, live * (2 + 2 * len(table.event_names))))
     results = []
     for i in range(0, len(policies), chunk):
-        stacked = _stacked_values(table, policies[i : i + chunk], gamma)  # (n, 2 + 2E, S)
-        # Each policy's (S, 2 + 2E) block laid out as one evaluation alone lays it out, so
-        # the start-distribution averages below are the very same dot products.
-        stacked = np.ascontiguousarray(stacked.transpose(0, 2, 1))
+        # Each policy's (S, 2 + 2E) block is laid out as one evaluation alone lays it out,
+        # so the start-distribution averages below are the very same dot products.
+        stacked = solver(table, policies[i : i + chunk], gamma)  # (n, S, 2 + 2E)
         results += [_summarise(table, gamma, one) for one in stacked]
     return results
 
 
+_PER_TABLE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _per_table(table: CompiledWorld, build):
+    """``build(table)``, computed once per table and kept as long as the table is.
+
+    Tables are not modified once compiled (``compile_world`` already shares them).
+    """
+    cache = _PER_TABLE.setdefault(table, {})
+    if build not in cache:
+        cache[build] = build(table)
+    return cache[build]
+
+
 def _stacked_values(table: CompiledWorld, policies: np.ndarray, gamma: float) -> np.ndarray:
-    """``(N, 2 + 2E, S)``: [discounted value, value, P(event), E[count]] of each policy.
+    """``(N, S, 2 + 2E)``: [discounted value, value, P(event), E[count]] of each policy.
 
     Every column of these unknowns obeys ``X[s] = constant[s] + sum over the outcomes
-    (a, k) of s of multiplier[s, a, k] * X[next_state]``: the products of probabilities
-    and discounts are precomputed into one sparse block-diagonal matrix (one block per
-    policy and column), so an iteration of all policies is one sparse product. Each row
-    sums its outcomes in (a, k) order, one product at a time, as a dense evaluation does.
+    (a, k) of s of multiplier[s, a, k] * X[next_state]``, each row summed from 0 in
+    (a, k) order, then the constant added. Where the live transitions are acyclic (every
+    world with a clock) this is solved by backward induction in one pass, otherwise by
+    iterating to the fixed point.
+    """
+    if _per_table(table, _schedule) is None:
+        return _iterated_values(table, policies, gamma)
+    return _backward_values(table, policies, gamma)
+
+
+def _fired_outcomes(table: CompiledWorld) -> tuple[np.ndarray, np.ndarray]:
+    """The possible outcomes of each state that fire each event, in (a, k) order.
+
+    Two ``(E, S, F)`` arrays: each outcome's ``s * A + a`` (its place in a flattened
+    policy) and its probability, padded with probability 0.
+    """
+    n_states, n_actions, _ = table.prob.shape
+    fired = (table.event_matrix() > 0) & (table.prob > 0)[..., None]  # (S, A, K, E)
+    e_idx, s_idx, a_idx, k_idx = np.nonzero(np.moveaxis(fired, -1, 0))  # (e, s, a, k) order
+    group = e_idx * n_states + s_idx
+    rank = np.arange(len(group)) - np.searchsorted(group, group)  # place within its (e, s)
+    depth = int(rank.max(initial=-1)) + 1
+    action = np.zeros((len(table.event_names), n_states, depth), dtype=np.int64)
+    prob = np.zeros((len(table.event_names), n_states, depth))
+    action[e_idx, s_idx, rank] = s_idx * n_actions + a_idx
+    prob[e_idx, s_idx, rank] = table.prob[s_idx, a_idx, k_idx]
+    return action, prob
+
+
+def _rates(table: CompiledWorld, policies: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The outcome weights ``(N, S, A, K)`` and the constants ``(N, 2 + 2E, S)`` of each policy.
+
+    An event's rate sums the weights of the outcomes that fire it, one at a time in (a, k)
+    order: what summing every outcome's weight times 0 or 1 in that order gives.
+    """
+    weight = policies[..., None] * table.prob  # (N, S, A, K)
+    reward_rate = np.einsum("nsak,sak->ns", weight, table.reward)
+    action, prob = _per_table(table, _fired_outcomes)
+    flat = policies.reshape(len(policies), -1)
+    event_rate = np.zeros((len(policies), *action.shape[:2]))  # (N, E, S)
+    term = np.empty_like(event_rate)
+    for f in range(action.shape[2]):
+        np.take(flat, action[..., f], axis=1, out=term, mode="clip")  # indices are valid
+        term *= prob[..., f]
+        event_rate += term
+    constant = np.concatenate(
+        [reward_rate[:, None], reward_rate[:, None], event_rate, event_rate], axis=1
+    )  # (N, C, S)
+    return weight, constant
+
+
+@dataclasses.dataclass(frozen=True)
+class _Schedule:
+    """The order of backward induction over a world whose live transitions are acyclic.
+
+    Level ``l`` is the states ``order[bounds[l]:bounds[l + 1]]``, all of the same height
+    (the most live transitions that can still follow them), so every state's successors
+    are in earlier levels. Each state's live outcomes fill ``widths[l]`` slots (its level's
+    most) in (a, k) order, padded with outcomes of probability 0; the slots of level ``l``
+    are ``slot_bounds[l]:slot_bounds[l + 1]``, state by state.
+    """
+
+    order: np.ndarray  # (S,) the states, level by level
+    bounds: np.ndarray  # (levels + 1,)
+    widths: np.ndarray  # (levels,)
+    slot_bounds: np.ndarray  # (levels + 1,)
+    slot_action: np.ndarray  # (T,) s * A + a of each slot's state and action
+    slot_prob: np.ndarray  # (T,) its probability, 0 for padding
+    slot_next: np.ndarray  # (T,) its next state
+    slot_not_fired: np.ndarray  # (T, E) 1.0 where it does not fire event e
+
+
+def _schedule(table: CompiledWorld) -> _Schedule | None:
+    """The backward-induction order of ``table``, or None where its live transitions cycle."""
+    n_states, n_actions = table.n_states, table.n_actions
+    live = (table.prob > 0) & ~table.terminated
+    s_idx, a_idx, k_idx = np.nonzero(live)  # (s, a, k) order
+    nxt = table.next_state[s_idx, a_idx, k_idx]
+    # Heights, leaves first (Kahn's algorithm): a state's height is settled once every
+    # one of its live outcomes leads to a state already settled.
+    unsettled = np.bincount(s_idx, minlength=n_states)
+    by_next = np.argsort(nxt, kind="stable")
+    into = np.searchsorted(nxt[by_next], np.arange(n_states + 1))  # outcomes into each state
+    height = np.full(n_states, -1)
+    frontier = np.flatnonzero(unsettled == 0)
+    level = 0
+    while frontier.size:
+        height[frontier] = level
+        first, count = into[frontier], into[frontier + 1] - into[frontier]
+        offsets = np.repeat(first - np.cumsum(count) + count, count) + np.arange(count.sum())
+        sources = s_idx[by_next[offsets]]
+        np.subtract.at(unsettled, sources, 1)
+        frontier = np.unique(sources[unsettled[sources] == 0])
+        level += 1
+    if (height < 0).any():
+        return None  # a cycle: no state on it is ever settled
+
+    order = np.argsort(height, kind="stable")
+    bounds = np.searchsorted(height[order], np.arange(level + 1))
+    # Slot j of a state holds its j-th live outcome in (a, k) order, or -1 (padding).
+    per_state = np.bincount(s_idx, minlength=n_states)
+    first_outcome = np.concatenate([[0], np.cumsum(per_state)])
+    levels = list(zip(bounds[:-1], bounds[1:], strict=True))
+    widths = np.array([per_state[order[lo:hi]].max() for lo, hi in levels])
+    slots = []
+    for (lo, hi), width in zip(levels, widths, strict=True):
+        states, j = order[lo:hi, None], np.arange(width)
+        slots.append(np.where(j < per_state[states], first_outcome[states] + j, -1).ravel())
+    outcome = np.concatenate(slots)
+    slot_bounds = np.concatenate([[0], np.cumsum(np.diff(bounds) * widths)])
+    padding = outcome < 0
+    outcome[padding] = 0  # any outcome: with probability 0 it adds 0 (values start at 0)
+    slot_prob = table.prob[s_idx, a_idx, k_idx][outcome]
+    slot_prob[padding] = 0.0
+    fired = table.event_matrix()[s_idx, a_idx, k_idx][outcome]  # (T, E)
+    return _Schedule(
+        order=order,
+        bounds=bounds,
+        widths=widths,
+        slot_bounds=slot_bounds,
+        slot_action=(s_idx * n_actions + a_idx)[outcome],
+        slot_prob=slot_prob,
+        slot_next=nxt[outcome],
+        slot_not_fired=1.0 - fired,
+    )
+
+
+def _backward_values(table: CompiledWorld, policies: np.ndarray, gamma: float) -> np.ndarray:
+    """:func:`_stacked_values` by backward induction, level by level, leaves first.
+
+    Every state's successors are settled before it, so each level is one vectorised
+    product over that level's outcomes: one pass over the outcomes in all, where the
+    iteration makes one per level. Each row sums its outcomes from 0 in (a, k) order and
+    then adds its constant, as a step of :func:`_iterated_values` does (padding adds
+    exact zeros), so this gives the numbers the iteration reaches at its fixed point.
+    """
+    schedule = _per_table(table, _schedule)
+    n, n_events = len(policies), len(table.event_names)
+    n_columns = 2 + 2 * n_events
+    _, constant = _rates(table, policies)  # (N, C, S)
+    # The multiplier of slot t for policy n and column c is weight[t, n] * factor[t, c].
+    weight = policies.reshape(n, -1).T[schedule.slot_action] * schedule.slot_prob[:, None]
+    factor = np.empty((len(weight), n_columns))
+    factor[:, 0] = gamma
+    factor[:, 1] = 1.0
+    factor[:, 2 : 2 + n_events] = schedule.slot_not_fired
+    factor[:, 2 + n_events :] = 1.0
+    values = np.zeros((table.n_states, n, n_columns))  # (S, N, C)
+    for level, width in enumerate(schedule.widths):
+        lo, hi = schedule.bounds[level], schedule.bounds[level + 1]
+        first, last = schedule.slot_bounds[level], schedule.slot_bounds[level + 1]
+        states = schedule.order[lo:hi]
+        terms = np.einsum("tn,tc->tnc", weight[first:last], factor[first:last])  # products only
+        terms *= values[schedule.slot_next[first:last]]
+        terms = terms.reshape(hi - lo, width, n, n_columns)
+        row = np.zeros((hi - lo, n, n_columns))
+        for j in range(width):
+            row += terms[:, j]
+        row += constant[:, :, states].transpose(2, 0, 1)
+        values[states] = row
+    return np.ascontiguousarray(values.transpose(1, 0, 2))
+
+
+def _iterated_values(table: CompiledWorld, policies: np.ndarray, gamma: float) -> np.ndarray:
+    """:func:`_stacked_values` by iteration from zero until each policy's values settle.
+
+    The products of probabilities and discounts are precomputed into one sparse
+    block-diagonal matrix (one block per policy and column), so an iteration of all
+    policies is one sparse product, and each policy stops at its own fixed point.
     """
     n_events = len(table.event_names)
     n_columns, n_states = 2 + 2 * n_events, table.n_states
@@ -103,13 +289,7 @@ def _stacked_values(table: CompiledWorld, policies: np.ndarray, gamma: float) ->
     s_idx, a_idx, k_idx = np.nonzero(live)
     nxt = table.next_state[s_idx, a_idx, k_idx]
     fired = table.event_matrix()
-    # The outcome weight of each (state, action, outcome) under each policy.
-    weight = policies[..., None] * table.prob  # (N, S, A, K)
-    reward_rate = np.einsum("nsak,sak->ns", weight, table.reward)
-    event_rate = np.einsum("nsak,sake->nes", weight, fired)
-    constant = np.concatenate(
-        [reward_rate[:, None], reward_rate[:, None], event_rate, event_rate], axis=1
-    )  # (N, C, S)
+    weight, constant = _rates(table, policies)
     w = weight[:, s_idx, a_idx, k_idx]  # (N, L)
     not_fired = 1.0 - fired[s_idx, a_idx, k_idx].T  # (E, L)
     data = np.concatenate(
@@ -155,7 +335,8 @@ def _stacked_values(table: CompiledWorld, policies: np.ndarray, gamma: float) ->
         return active["values"][where]
 
     start = np.zeros((len(policies), n_columns, n_states))
-    return iterate_each_to_fixed_point(step, start, n_states)
+    values = iterate_each_to_fixed_point(step, start, n_states)
+    return np.ascontiguousarray(values.transpose(0, 2, 1))
 
 
 def _summarise(table: CompiledWorld, gamma: float, stacked: np.ndarray) -> PolicyEvaluation:

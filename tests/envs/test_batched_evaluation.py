@@ -2,17 +2,29 @@
 
 from __future__ import annotations
 
+import dataclasses
+from typing import ClassVar
+
 import numpy as np
 import pytest
 
 from instrumental.envs import (
     WORLDS,
     OffSwitch,
+    Outcome,
     Replacement,
+    World,
     compile_world,
     evaluate_policies,
     evaluate_policy,
     greedy,
+)
+from instrumental.envs.evaluation import (
+    _evaluate,
+    _iterated_values,
+    _per_table,
+    _schedule,
+    _stacked_values,
 )
 from instrumental.envs.solver import iterate_each_to_fixed_point, iterate_to_fixed_point
 
@@ -148,3 +160,99 @@ def test_greedy_works_on_stacks_of_policies():
     for policy, one_hot in zip(policies, stacked, strict=True):
         assert np.array_equal(greedy(policy), one_hot)
     assert np.array_equal(greedy(np.array([[0.5, 0.5]])), np.array([[1.0, 0.0]]))
+
+
+@pytest.mark.parametrize("name", sorted(TABLES))
+@pytest.mark.parametrize("gamma", [0.5, 0.9, 0.99, 1.0])
+def test_backward_induction_agrees_with_iterating_to_the_fixed_point(name, gamma):
+    table = TABLES[name]()
+    assert _per_table(table, _schedule) is not None  # every world here has a clock
+    policies = random_policies(table, 5, seed=len(name) + 1)
+    induced = _stacked_values(table, policies, gamma)
+    iterated = _iterated_values(table, policies, gamma)
+    np.testing.assert_allclose(induced, iterated, rtol=0, atol=1e-12)
+    fast = evaluate_policies(table, policies, gamma)
+    slow = _evaluate(table, policies, gamma, _iterated_values)
+    for a, b in zip(fast, slow, strict=True):
+        assert a.expected_return == pytest.approx(b.expected_return, abs=1e-12)
+        assert a.discounted_return == pytest.approx(b.discounted_return, abs=1e-12)
+        for event in table.event_names:
+            x, y = a.events[event], b.events[event]
+            assert x.p == pytest.approx(y.p, abs=1e-12)
+            assert x.mean_count == pytest.approx(y.mean_count, abs=1e-12)
+
+
+@pytest.mark.parametrize("name", sorted(TABLES))
+def test_the_backward_induction_schedule_settles_successors_first(name):
+    table = TABLES[name]()
+    schedule = _per_table(table, _schedule)
+    assert _per_table(table, _schedule) is schedule  # computed once per table
+    assert sorted(schedule.order) == list(range(table.n_states))
+    level = np.empty(table.n_states, dtype=int)
+    for lo, hi in zip(schedule.bounds, schedule.bounds[1:], strict=False):
+        level[schedule.order[lo:hi]] = np.searchsorted(schedule.bounds, lo, side="right") - 1
+    live = (table.prob > 0) & ~table.terminated
+    for s, a, k in zip(*np.nonzero(live), strict=True):
+        assert level[table.next_state[s, a, k]] < level[s]
+    # Each state's slots hold its live outcomes' probabilities in (a, k) order, then zeros.
+    for lvl, width in enumerate(schedule.widths):
+        lo, hi = schedule.bounds[lvl], schedule.bounds[lvl + 1]
+        first, last = schedule.slot_bounds[lvl], schedule.slot_bounds[lvl + 1]
+        probs = schedule.slot_prob[first:last].reshape(hi - lo, width)
+        for s, row in zip(schedule.order[lo:hi], probs, strict=True):
+            expected = table.prob[s][live[s]]
+            assert row[: len(expected)].tolist() == expected.tolist()
+            assert not row[len(expected) :].any()
+
+
+@dataclasses.dataclass(frozen=True)
+class Ring(World):
+    """Three states in a ring, no clock: 'on' pays 1 and moves round, 'off' ends the episode."""
+
+    name: ClassVar[str] = "ring"
+    actions: ClassVar[tuple[str, ...]] = ("on", "off")
+    events: ClassVar[tuple[str, ...]] = ("lapped", "left")
+    counted_events: ClassVar[frozenset[str]] = frozenset({"lapped"})
+    harmful_event: ClassVar[str] = "left"
+
+    def initial_states(self):
+        return [(1.0, 0)]
+
+    def time_limit_reached(self, state):
+        return False
+
+    def transitions(self, state, action):
+        if action == 0:
+            events = frozenset({"lapped"}) if state == 2 else frozenset()
+            return [Outcome(1.0, (state + 1) % 3, 1.0, False, events)]
+        return [Outcome(1.0, "out", 0.0, True, frozenset({"left"}))]
+
+    def observe(self, state):
+        return np.array([0.0 if state == "out" else state / 2], dtype=np.float32)
+
+    def render_rgb(self, state):
+        return np.zeros((1, 1, 3), dtype=np.uint8)
+
+    def render_text(self, state):
+        return str(state)
+
+
+def test_a_world_whose_transitions_cycle_is_evaluated_by_iteration():
+    table = compile_world(Ring())
+    assert _per_table(table, _schedule) is None
+    always_on = np.zeros((table.n_states, table.n_actions))
+    always_on[:, 0] = 1.0
+    coin = np.full((table.n_states, table.n_actions), 0.5)
+    # A fair coin leaves for sure and collects 1 on average (V = (1 + V) / 2), or
+    # V = (1 + 0.9 V) / 2 discounted.
+    fair = evaluate_policy(table, coin, 0.9)
+    assert fair.expected_return == pytest.approx(1.0, abs=1e-9)
+    assert fair.discounted_return == pytest.approx(1 / 1.1, abs=1e-9)
+    assert fair.events["left"].p == pytest.approx(1.0, abs=1e-9)
+    assert fair.events["lapped"].mean_count == pytest.approx(1 / 7, abs=1e-9)  # 1/8 per lap
+    assert np.array_equal(
+        _stacked_values(table, coin[None], 1.0), _iterated_values(table, coin[None], 1.0)
+    )
+    # Never leaving, the undiscounted return has no fixed point, whatever gamma.
+    with pytest.raises(RuntimeError, match="did not converge"):
+        evaluate_policy(table, always_on, 0.9)
