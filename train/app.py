@@ -69,9 +69,15 @@ def train(cfg: DictConfig) -> float | None:
         log.error("%s: %s", out_dir, err)
         return None
     except KeyboardInterrupt:
+        if seed_block:
+            saved = "every seed with a metrics.json there is complete"
+            again = "train the seeds still missing"
+        else:
+            saved = "the model and the learning curve so far are there"
+            again = "redo this run"
         print(
-            f"instrumental-train: interrupted; the model and the learning curve so far are in "
-            f"{out_dir}. Run the same command again to redo this run.",
+            f"instrumental-train: interrupted in {out_dir}; {saved}. "
+            f"Run the same command again to {again}.",
             file=sys.stderr,
         )
         sys.exit(130)

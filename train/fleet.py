@@ -42,6 +42,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from instrumental.envs import CompiledWorld, compile_world
 
@@ -64,6 +65,9 @@ TRAINERS = ("sb3", "fleet")
 #: rollout (``n_steps * n_envs``); larger worlds are evaluated step by step.
 TABULATE_STATES_PER_ROLLOUT_STEP = 4
 DEVICES = ("auto", "cpu", "cuda")
+
+#: Agents trained at once on a CPU (see :func:`group_size`); measured best at 64.
+CPU_GROUP_SIZE = 64
 
 
 def resolve_device(name: str) -> torch.device:
@@ -288,13 +292,49 @@ class FleetPPO:
                 self.optimizer.step()
 
 
+def group_size(device: torch.device, n_seeds: int) -> int:
+    """How many agents one fleet trains at once: all of them on a GPU, on a CPU a group.
+
+    On a CPU, past a few hundred agents a minibatch's activations outgrow glibc's 32 MiB
+    ``mmap`` threshold: every such tensor is then freshly mapped and faulted in, and
+    seeds per minute halves (``bench/fleet_seeds_per_minute.py``: 227 at 256 seeds,
+    122 at 1000 in one fleet). Groups of ``CPU_GROUP_SIZE`` keep them below it.
+    """
+    return n_seeds if device.type == "cuda" else min(n_seeds, CPU_GROUP_SIZE)
+
+
 def train_fleet(cfg: dict[str, Any], seeds: list[int], out_dirs: list[Path]) -> list[dict]:
-    """Train one agent per seed at once; write each one's run folder and return its metrics."""
+    """Train one agent per seed, a group at a time; write each one's run folder as its group ends.
+
+    Agents are independent, so the groups change nothing in any seed's results; a job
+    interrupted part-way keeps the groups it finished, and a re-run trains the rest.
+    """
     check_fleet_config(cfg)
-    started = time.perf_counter()
     torch.set_num_threads(cfg["torch_threads"])
     world = build_world(cfg["env"], cfg["mitigation"])
     table = compile_world(world)
+    optimal = optimal_metrics(table, cfg["gamma"])  # the same world for every seed: solved once
+    size = group_size(resolve_device(cfg["device"]), len(seeds))
+    rollout = cfg["algo"]["n_steps"] * cfg["n_envs"]
+    per_agent = -(-cfg["total_timesteps"] // rollout) * rollout  # whole rollouts, as SB3
+    bar = tqdm(
+        total=len(seeds) * per_agent,
+        desc=f"fleet of {len(seeds)} seed(s)",
+        unit="step",
+        unit_scale=True,
+        disable=not cfg.get("progress", False),
+        dynamic_ncols=True,
+    )
+    results = []
+    with bar:
+        for start in range(0, len(seeds), size):
+            group = slice(start, start + size)
+            results += _train_group(cfg, world, table, optimal, seeds[group], out_dirs[group], bar)
+    return results
+
+
+def _train_group(cfg, world, table, optimal, seeds, out_dirs, bar) -> list[dict]:
+    started = time.perf_counter()
     gamma = cfg["gamma"]
     fleet = FleetPPO(cfg, table, seeds)
     every = max(1, cfg["total_timesteps"] // cfg["curve_points"])
@@ -307,13 +347,13 @@ def train_fleet(cfg: dict[str, Any], seeds: list[int], out_dirs: list[Path]) -> 
             curve.append(row)
 
     def on_step(timesteps: int) -> None:
+        bar.update(len(seeds) * fleet.n_envs)
         if timesteps >= next_record[0]:
             record(timesteps)
             next_record[0] = timesteps + every
 
     fleet.learn(cfg["total_timesteps"], on_step)
     record(fleet.num_timesteps)
-    optimal = optimal_metrics(table, gamma)  # the same world for every seed: solved once
     trained = time.perf_counter()
 
     results = []
@@ -347,7 +387,7 @@ def train_fleet(cfg: dict[str, Any], seeds: list[int], out_dirs: list[Path]) -> 
             policy=policy,
             optimal=optimal,
             n_states=table.n_states,
-            # This seed's share of the fleet's training time, plus its own measurement.
+            # This seed's share of its fleet's training time, plus its own measurement.
             wall_seconds=(trained - started) / len(seeds) + time.perf_counter() - measuring,
             fleet={"seeds": list(seeds), "wall_seconds_training": trained - started},
         )

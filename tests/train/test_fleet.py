@@ -121,6 +121,50 @@ def test_a_fixed_seed_set_trains_deterministically(tmp_path):
         assert_same_run(tmp_path / "first" / f"seed={k}", tmp_path / "second" / f"seed={k}")
 
 
+def test_a_job_trained_in_groups_matches_one_fleet_and_draws_a_progress_bar(
+    tmp_path, monkeypatch, capsys
+):
+    run_fleet(tmp_path / "one", [0, 1, 2])
+    capsys.readouterr()
+    monkeypatch.setattr(fleet_module, "CPU_GROUP_SIZE", 2)
+    runs = run_fleet(tmp_path / "groups", [0, 1, 2], "progress=true")
+    assert [r["fleet"]["seeds"] for r in runs] == [[0, 1], [0, 1], [2]]
+    for k in (0, 1, 2):
+        assert_same_run(tmp_path / "one" / f"seed={k}", tmp_path / "groups" / f"seed={k}")
+    bar = capsys.readouterr().err
+    # 3 seeds x 2048 steps (whole rollouts of 128 steps x 8 copies), counted to the end.
+    assert "fleet of 3 seed(s)" in bar and "6.14k/6.14k" in bar
+
+
+def test_an_interrupted_job_keeps_its_finished_groups_and_a_rerun_trains_the_rest(
+    tmp_path, monkeypatch
+):
+    from instrumental.train.fleet import train_job
+
+    cfg = compose("trainer=fleet", *TINY, "seed=0", "seeds=3")
+    train_job(cfg, tmp_path / "whole")
+    monkeypatch.setattr(fleet_module, "CPU_GROUP_SIZE", 2)
+    learn = FleetPPO.learn
+
+    def interrupted_second_group(self, total, on_step):
+        if self.seeds[0] == 2:
+            raise KeyboardInterrupt
+        learn(self, total, on_step)
+
+    monkeypatch.setattr(FleetPPO, "learn", interrupted_second_group)
+    with pytest.raises(KeyboardInterrupt):
+        train_job(cfg, tmp_path / "split")
+    assert sorted(p.parent.name for p in (tmp_path / "split").glob("*/metrics.json")) == [
+        "seed=0",
+        "seed=1",
+    ]
+    monkeypatch.setattr(FleetPPO, "learn", learn)
+    rerun = train_job(cfg, tmp_path / "split")
+    assert [r["seed"] for r in rerun] == [2]
+    for k in (0, 1, 2):
+        assert_same_run(tmp_path / "whole" / f"seed={k}", tmp_path / "split" / f"seed={k}")
+
+
 def test_fleet_and_sb3_run_folders_pass_the_same_schema_checks(tmp_path):
     cfg = compose(*TINY)
     sb3 = check_run_folder_after(train_and_measure(cfg, tmp_path / "sb3"), tmp_path / "sb3")
