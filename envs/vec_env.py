@@ -156,6 +156,14 @@ class TabularVecEnv(VecEnv):
         return [getattr(self, attr_name) for _ in self._get_indices(indices)]
 
     def set_attr(self, attr_name: str, value: Any, indices: VecEnvIndices = None) -> None:
+        """Set an attribute of every copy: the copies share one world and one set of tables."""
+        chosen = sorted(set(self._get_indices(indices)))
+        if chosen != list(range(self.num_envs)):
+            raise ValueError(
+                f"set_attr({attr_name!r}, indices={indices!r}): the {self.num_envs} copies of a "
+                "TabularVecEnv share one world, so an attribute can only be set for all of "
+                "them (indices=None)"
+            )
         setattr(self, attr_name, value)
 
     def env_method(

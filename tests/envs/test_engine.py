@@ -192,6 +192,17 @@ def test_vec_env_reports_time_limit_truncation_for_sb3_to_bootstrap():
     np.testing.assert_array_equal(obs, np.repeat(table.obs[table.initial_prob > 0], 3, axis=0))
 
 
+def test_vec_env_sets_an_attribute_for_all_copies_and_refuses_a_subset():
+    vec = TabularVecEnv(Line(length=5, max_steps=2), num_envs=3, seed=0)
+    vec.set_attr("render_mode", "rgb_array")
+    assert vec.get_attr("render_mode") == ["rgb_array"] * 3
+    vec.set_attr("render_mode", None, indices=[2, 0, 1])  # every copy, in any order
+    assert vec.get_attr("render_mode", indices=1) == [None]
+    with pytest.raises(ValueError, match="share one world"):
+        vec.set_attr("render_mode", "rgb_array", indices=[0])
+    assert vec.get_attr("render_mode") == [None] * 3
+
+
 def test_vec_env_reports_termination_without_truncation_and_episode_events():
     vec = TabularVecEnv(Line(), num_envs=2, seed=0)
     vec.reset()
