@@ -38,6 +38,20 @@ def footnote(fig: Figure, text: str) -> None:
     fig.text(0.99, -0.02, text, ha="right", va="top", fontsize=11, color="0.35")
 
 
+def _first(groups: list, limit: int, what: str) -> tuple[list, str]:
+    """``groups[:limit]``, and a note saying how many were left out ("" when none were)."""
+    if len(groups) <= limit:
+        return groups, ""
+    return groups[:limit], f"shows the first {limit} of {len(groups)} {what}; table.csv has all"
+
+
+def _note_left_out(fig: Figure, note: str) -> None:
+    """Say on the figure, bottom left, what it leaves out; ``write_figures`` warns too."""
+    fig.left_out = note  # read by write_figures
+    if note:
+        fig.text(0.01, -0.07, note, ha="left", va="top", fontsize=11, color="0.35")
+
+
 def config_label(config: dict[str, object]) -> str:
     return ", ".join(
         f"{findings.knob_label(k)}={findings.format_value(v)}" for k, v in config.items()
@@ -62,8 +76,9 @@ def emergence_figure(rows: pd.DataFrame, knobs: list[str], event: str) -> Figure
         return None
     x = numeric[0]
     others = [k for k in varying if k != x]
-    lines = _groups(rows, others)[:MAX_LINES]
+    lines, left_out = _first(_groups(rows, others), MAX_LINES, "configurations")
     fig = Figure(figsize=(10, 6.2))
+    _note_left_out(fig, left_out)
     ax = fig.subplots()
     any_tie = False
     for i, (config, group) in enumerate(lines):
@@ -107,8 +122,9 @@ def replacement_grid_figure(rows: pd.DataFrame, knobs: list[str], event: str) ->
     if threat not in rows or conflict not in rows or len(swept(rows, [threat, conflict])) < 2:
         return None
     others = [k for k in swept(rows, knobs) if k not in (threat, conflict)]
-    panels = _groups(rows, others)[:4]
+    panels, left_out = _first(_groups(rows, others), 4, "panels")
     fig = Figure(figsize=(6.5 * len(panels), 6.5))
+    _note_left_out(fig, left_out)
     axes = np.atleast_1d(fig.subplots(1, len(panels)))
     levels = [False, True]
     image = None
@@ -176,10 +192,12 @@ def learning_curves_figure(
         by_config.setdefault(label, []).append(curve)
     if not by_config:
         return None, unreadable
+    labels, left_out = _first(sorted(by_config), MAX_LINES, "configurations")
     fig = Figure(figsize=(10, 6.2))
+    _note_left_out(fig, left_out)
     ax = fig.subplots()
     best: tuple[float, str, np.ndarray, np.ndarray] | None = None
-    for i, label in enumerate(sorted(by_config)[:MAX_LINES]):
+    for i, label in enumerate(labels):
         curves = by_config[label]
         grid = np.unique(np.concatenate([t for t, _ in curves]))
         values = np.array([np.interp(grid, t, p) for t, p in curves])
@@ -215,8 +233,9 @@ def mitigations_figure(rows: pd.DataFrame, knobs: list[str], event: str) -> Figu
         m for m in present if m not in MITIGATION_ORDER
     )
     others = [k for k in swept(rows, knobs) if k != name]
-    series = _groups(rows, others)[:MAX_LINES]
+    series, left_out = _first(_groups(rows, others), MAX_LINES, "configurations")
     fig = Figure(figsize=(11, 6.2))
+    _note_left_out(fig, left_out)
     ax = fig.subplots()
     width = 0.8 / len(series)
     for i, (config, group) in enumerate(series):
@@ -252,8 +271,9 @@ def oversight_gap_figure(summary: pd.DataFrame, knobs: list[str], event: str) ->
     rows = summary.dropna(subset=[watched, unwatched])
     if rows.empty:
         return None
-    groups = _groups(rows, swept(rows, knobs))[:12]
+    groups, left_out = _first(_groups(rows, swept(rows, knobs)), 12, "configurations")
     fig = Figure(figsize=(10, 1.6 + 0.9 * len(groups)))
+    _note_left_out(fig, left_out)
     ax = fig.subplots()
     for y, (_config, group) in enumerate(groups):
         points = []
@@ -293,7 +313,8 @@ def write_figures(
 ) -> tuple[list[Path], list[str]]:
     """Draw every figure the runs support, per world, into ``out_dir``.
 
-    Returns the files written and warnings (run folders whose ``curve.csv`` is unreadable).
+    Returns the files written and warnings: run folders whose ``curve.csv`` is unreadable,
+    and figures that show only the first of their configurations (each says so too).
     """
     written: list[Path] = []
     warnings: list[str] = []
@@ -315,4 +336,6 @@ def write_figures(
             for name, fig in figures.items():
                 if fig is not None:
                     written += style.save(fig, out_dir, f"{name}_{env}")
+                    if fig.left_out:
+                        warnings.append(f"{name}_{env}.png {fig.left_out}")
     return written, warnings

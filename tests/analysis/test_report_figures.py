@@ -108,3 +108,27 @@ def test_tied_optimal_policies_are_shown_as_a_range(tmp_path: Path) -> None:
     figure = emergence_figure(report.table, report.knobs, "disabled_off_switch")
     labels = figure.axes[0].get_legend_handles_labels()[1]
     assert "optimal policies tie" in labels
+
+
+def test_a_figure_that_shows_only_some_configurations_says_so(tmp_path: Path) -> None:
+    from tests.analysis.synthetic_runs import write_run
+
+    runs = tmp_path / "runs"
+    # 3 shutdown probabilities x 10 discounts: 10 lines for an emergence figure that draws 8.
+    for i, prob in enumerate((0.1, 0.3, 0.5)):
+        for j, gamma in enumerate(np.linspace(0.9, 0.99, 10).round(3)):
+            knobs = {"shutdown_prob": float(prob)}
+            run = write_run(runs / f"{i}-{j}", knobs=knobs, p=prob)
+            metrics = (run / "metrics.json").read_text()
+            (run / "metrics.json").write_text(
+                metrics.replace('"gamma": 0.99', f'"gamma": {float(gamma)}')
+            )
+    report = make_report([runs], tmp_path / "report")
+    assert_drawn(tmp_path / "report" / "emergence_offswitch.png")
+    left_out = [w for w in report.warnings if w.startswith("emergence_offswitch.png")]
+    assert left_out == [
+        "emergence_offswitch.png shows the first 8 of 10 configurations; table.csv has all"
+    ]
+    assert len(report.table) == 30  # the table keeps every configuration
+    svg = (tmp_path / "report" / "emergence_offswitch.svg").read_text()
+    assert "first 8 of 10" in svg
