@@ -180,8 +180,21 @@ def metric_columns(run: Run) -> dict[str, Any]:
             row[f"optimal_mean_count_{name}"] = _number(optimal_events[name]["mean_count"])
     row["n_states"] = m.get("n_states")
     row["wall_seconds"] = _number(m.get("wall_seconds"))
-    row["run_dir"] = str(run.run_dir)
+    row["run_dir"] = display_path(run.run_dir)
     return row
+
+
+def display_path(path: Path) -> str:
+    """``path`` relative to the working directory when it lies below it, else absolute.
+
+    A report written from the project root then names ``multirun/...`` folders, not
+    one machine's absolute paths.
+    """
+    absolute = path.absolute()
+    try:
+        return str(absolute.relative_to(Path.cwd()))
+    except ValueError:
+        return str(absolute)
 
 
 def varying_knobs(runs: list[Run]) -> list[str]:

@@ -132,3 +132,12 @@ def test_a_figure_that_shows_only_some_configurations_says_so(tmp_path: Path) ->
     assert len(report.table) == 30  # the table keeps every configuration
     svg = (tmp_path / "report" / "emergence_offswitch.svg").read_text()
     assert "first 8 of 10" in svg
+
+
+def test_the_same_runs_give_byte_identical_figures(offswitch_sweep: Path, tmp_path: Path) -> None:
+    first = make_report([offswitch_sweep], tmp_path / "first")
+    make_report([offswitch_sweep], tmp_path / "second")
+    figures = [p for p in first.written if p.suffix in (".png", ".svg")]
+    assert len(figures) >= 4
+    for path in figures:
+        assert path.read_bytes() == (tmp_path / "second" / path.name).read_bytes(), path.name

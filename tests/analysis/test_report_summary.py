@@ -81,3 +81,17 @@ def test_runs_differing_only_in_evaluation_settings_are_one_configuration(tmp_pa
     report = make_report([tmp_path], tmp_path, figures=False)
     assert report.knobs == []
     assert report.table.seeds.tolist() == [2]
+
+
+def test_run_dir_is_relative_to_the_working_directory_when_below_it(
+    offswitch_sweep: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    make_report([offswitch_sweep], tmp_path / "out", figures=False)
+    run_dirs = pd.read_csv(tmp_path / "out" / "summary.csv").run_dir
+    assert all(d.startswith("sweep/env.shutdown_prob=") for d in run_dirs), list(run_dirs)
+    monkeypatch.chdir(offswitch_sweep / "env.shutdown_prob=0.0,seed=0")  # below: none of it
+    make_report([offswitch_sweep], tmp_path / "out2", figures=False)
+    run_dirs = pd.read_csv(tmp_path / "out2" / "summary.csv").run_dir
+    assert sum(d == "." for d in run_dirs) == 1
+    assert all(Path(d).is_absolute() for d in run_dirs if d != ".")
