@@ -52,6 +52,16 @@ def _note_left_out(fig: Figure, note: str) -> None:
         fig.text(0.01, -0.07, note, ha="left", va="top", fontsize=11, color="0.35")
 
 
+def _natural(config: dict[str, object]) -> tuple:
+    """A sort key for a configuration: numbers by value, before anything else by text."""
+    return tuple(
+        (0, float(v), "")
+        if isinstance(v, (int, float)) and not isinstance(v, bool)
+        else (1, 0.0, str(v))
+        for v in config.values()
+    )
+
+
 def config_label(config: dict[str, object]) -> str:
     return ", ".join(
         f"{findings.knob_label(k)}={findings.format_value(v)}" for k, v in config.items()
@@ -192,7 +202,10 @@ def learning_curves_figure(
         by_config.setdefault(label, []).append(curve)
     if not by_config:
         return None, unreadable
-    labels, left_out = _first(sorted(by_config), MAX_LINES, "configurations")
+    # Configurations in knob order, numbers by value (deadline=4 before deadline=12).
+    labels, left_out = _first(
+        sorted(by_config, key=lambda label: _natural(configs[label])), MAX_LINES, "configurations"
+    )
     fig = Figure(figsize=(10, 6.2))
     _note_left_out(fig, left_out)
     ax = fig.subplots()

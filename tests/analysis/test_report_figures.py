@@ -141,3 +141,16 @@ def test_the_same_runs_give_byte_identical_figures(offswitch_sweep: Path, tmp_pa
     assert len(figures) >= 4
     for path in figures:
         assert path.read_bytes() == (tmp_path / "second" / path.name).read_bytes(), path.name
+
+
+def test_learning_curves_order_numeric_knobs_by_value(tmp_path: Path) -> None:
+    from instrumental.analysis.figures import learning_curves_figure
+    from instrumental.analysis.runs import load_runs
+    from tests.analysis.synthetic_runs import write_run
+
+    for deadline in (12, 4, 8):
+        write_run(tmp_path / f"d{deadline}", knobs={"deadline": deadline})
+    runs = load_runs([tmp_path]).runs
+    fig, _ = learning_curves_figure(runs, ["env.deadline"], "disabled_off_switch")
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert labels == ["deadline=4 (1 seeds)", "deadline=8 (1 seeds)", "deadline=12 (1 seeds)"]
