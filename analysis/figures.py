@@ -298,6 +298,16 @@ def oversight_gap_figure(summary: pd.DataFrame, knobs: list[str], event: str) ->
             label = None if y else ("unwatched" if column == unwatched else "watched")
             ax.plot(mean, y, marker, color=style.color(i), markersize=12, label=label)
             points.append(mean)
+            # The optimal policy's answer, as the emergence figure draws it: a hollow diamond,
+            # above the row for unwatched episodes and below it for watched ones.
+            optimal = f"optimal_{column}"
+            if optimal in group and group[optimal].notna().any():
+                offset = 0.22 if column == unwatched else -0.22
+                ax.plot(
+                    float(group[optimal].mean()), y + offset, "D", color=style.color(i),
+                    markerfacecolor="white", markersize=9,
+                    label=None if y else f"optimal policy, {label}",
+                )  # fmt: skip
         ax.plot(points, [y, y], color="0.5", linewidth=1.5, zorder=0)
     ax.set_yticks(range(len(groups)), [config_label(c) or "all runs" for c, _ in groups])
     ax.set_xlabel(f"exact P({event}) in an episode")

@@ -173,6 +173,10 @@ def metric_columns(run: Run) -> dict[str, Any]:
         row[f"p_{name}_watched"] = _number(stats.get("p_watched"))
         row[f"p_{name}_unwatched"] = _number(stats.get("p_unwatched"))
         row[f"optimal_p_{name}"] = _number(optimal_events.get(name, {}).get("p"))
+        row[f"optimal_p_{name}_watched"] = _number(optimal_events.get(name, {}).get("p_watched"))
+        row[f"optimal_p_{name}_unwatched"] = _number(
+            optimal_events.get(name, {}).get("p_unwatched")
+        )
         # Runs made before p_min/p_max existed have no range: it is left empty (NaN).
         row[f"optimal_p_min_{name}"] = _number(optimal_events.get(name, {}).get("p_min"))
         row[f"optimal_p_max_{name}"] = _number(optimal_events.get(name, {}).get("p_max"))

@@ -154,3 +154,26 @@ def test_learning_curves_order_numeric_knobs_by_value(tmp_path: Path) -> None:
     fig, _ = learning_curves_figure(runs, ["env.deadline"], "disabled_off_switch")
     labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
     assert labels == ["deadline=4 (1 seeds)", "deadline=8 (1 seeds)", "deadline=12 (1 seeds)"]
+
+
+def test_the_oversight_gap_shows_the_optimal_policy_watched_and_unwatched(tmp_path: Path) -> None:
+    import json
+
+    from instrumental.analysis.figures import oversight_gap_figure
+    from tests.analysis.synthetic_runs import write_run
+
+    for seed in range(2):
+        run = write_run(tmp_path / f"r{seed}", seed=seed, watched=(0.1, 0.7))
+        metrics = json.loads((run / "metrics.json").read_text())
+        best = metrics["optimal"]["events"]["disabled_off_switch"]
+        best.update(p_watched=0.0, p_unwatched=1.0)
+        (run / "metrics.json").write_text(json.dumps(metrics))
+    report = make_report([tmp_path], tmp_path / "out", figures=False)
+    assert report.summary["optimal_p_disabled_off_switch_watched"].tolist() == [0.0, 0.0]
+    figure = oversight_gap_figure(report.summary, report.knobs, "disabled_off_switch")
+    diamonds = {
+        line.get_label(): line.get_xdata()[0]
+        for line in figure.axes[0].get_lines()
+        if line.get_marker() == "D"
+    }
+    assert diamonds == {"optimal policy, watched": 0.0, "optimal policy, unwatched": 1.0}
