@@ -201,10 +201,11 @@ class FleetPPO:
                     buf_starts[:, step] = episode_starts
                     episode_starts = out.terminated | out.truncated
                     state = out.state
+                states = torch.as_tensor(buf_states, device=dev)
                 next_states = torch.as_tensor(buf_next_states, device=dev)
                 if tabulate:
-                    buf_log_probs = table_log_probs[rows, torch.as_tensor(buf_states, device=dev)]
-                    buf_values = table_values[rows, torch.as_tensor(buf_states, device=dev)]
+                    buf_log_probs = table_log_probs[rows, states]
+                    buf_values = table_values[rows, states]
                     terminal_values = table_values[rows, next_states]
                     last_values = table_values[rows[:, 0], torch.as_tensor(state, device=dev)]
                 else:
@@ -230,7 +231,7 @@ class FleetPPO:
             )
             returns = advantages + buf_values
             self._update(
-                self.obs_table[torch.as_tensor(buf_states.reshape(n, -1), device=dev)],
+                self.obs_table[states.reshape(n, -1)],
                 actions_t.reshape(n, -1),
                 log_probs.reshape(n, -1),
                 advantages.reshape(n, -1),

@@ -153,13 +153,15 @@ class FleetAdam:
         self.exp_avg_sq = torch.zeros_like(self.flat)
         self.step_count = torch.zeros((), device=device)  # float32, as the kernel takes it
         spans = list(itertools.pairwise([0, *itertools.accumulate(sizes)]))
-        self._param_views = [
-            self.flat[:, a:b].view(p.shape) for p, (a, b) in zip(self.params, spans, strict=True)
-        ]
-        self._grad_views = [
-            self.flat_grad[:, a:b].view(p.shape)
-            for p, (a, b) in zip(self.params, spans, strict=True)
-        ]
+
+        def views(buffer: torch.Tensor) -> list[torch.Tensor]:
+            """Each parameter's shape, viewed in its columns of ``buffer``."""
+            return [
+                buffer[:, a:b].view(p.shape) for p, (a, b) in zip(self.params, spans, strict=True)
+            ]
+
+        self._param_views = views(self.flat)
+        self._grad_views = views(self.flat_grad)
         with torch.no_grad():
             torch._foreach_copy_(self._param_views, self.params)
 
