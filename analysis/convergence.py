@@ -35,7 +35,7 @@ VERDICT_TEXT = {
     CONVERGED: "converged",
     TRAP: "trap: converged, not optimal",
     STILL_CHANGING: "still changing",
-    UNDECIDED: "undecided: too few seeds",
+    UNDECIDED: "undecided: more seeds needed",
     NO_CURVE: "no curve.csv",
 }
 

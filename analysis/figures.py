@@ -192,13 +192,15 @@ def learning_curves_figure(
     unreadable = []
     by_config: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
     configs: dict[str, dict[str, object]] = {}
-    for run in runs:
+    flats = [flatten(run.metrics["config"]) for run in runs]
+    # A knob with one value across these runs (mitigation.name=none) would only repeat itself.
+    shown = [k for k in knobs if k != "seed" and len({repr(f.get(k)) for f in flats}) > 1]
+    for run, flat in zip(runs, flats, strict=True):
         curve = _read_curve(run, column)
         if curve is None:
             unreadable.append(str(run.run_dir))
             continue
-        flat = flatten(run.metrics["config"])
-        config = {k: flat.get(k) for k in knobs if k != "seed"}
+        config = {k: flat.get(k) for k in shown}
         label = config_label(config)
         configs[label] = config
         by_config.setdefault(label, []).append(curve)
@@ -338,12 +340,14 @@ def emergence_over_training_figure(
     fig.legend(
         handles,
         [label for _, label in legend],
-        loc="outside lower center",
-        ncol=min(columns, 2),
+        # Below the whole figure: outside every panel, clear of the shared axis label.
+        loc="upper center",
+        bbox_to_anchor=(0.5, 0.0),
+        ncol=4 if columns >= 4 else min(columns, 2),
         fontsize=14,
     )
     fig.suptitle(
-        style.title(findings.verdict_finding(verdicts, event), width=int(12 * columns + 10)),
+        style.title(findings.verdict_finding(verdicts, event), width=int(7 * fig.get_figwidth())),
         x=0.01,
         ha="left",
         fontsize=18,
