@@ -291,7 +291,7 @@ def emergence_over_training_figure(
         return None
     panels.sort(key=lambda panel: _natural(panel[0]))
     rows, columns = _grid_shape(len(panels))
-    fig = Figure(figsize=(4.9 * columns + 0.6, 3.9 * rows + 2.2), layout="constrained")
+    fig = Figure(figsize=(max(4.9 * columns + 0.6, 8), 3.9 * rows + 2.2), layout="constrained")
     fig.left_out = ""
     axes = fig.subplots(rows, columns, sharex=True, sharey=True, squeeze=False).ravel()
     for ax in axes[len(panels) :]:
