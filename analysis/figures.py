@@ -9,10 +9,12 @@ import matplotlib
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-from . import findings, style
+from . import convergence, findings, style
 from .runs import Run, flatten
 from .stats import bootstrap_mean_interval
+from .tables import configuration_columns
 
 MITIGATION_ORDER = ("none", "access_control", "penalty", "oversight")
 #: More lines than this on one axis stop being readable (and exhaust the palette).
@@ -190,13 +192,15 @@ def learning_curves_figure(
     unreadable = []
     by_config: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
     configs: dict[str, dict[str, object]] = {}
-    for run in runs:
+    flats = [flatten(run.metrics["config"]) for run in runs]
+    # A knob with one value across these runs (mitigation.name=none) would only repeat itself.
+    shown = [k for k in knobs if k != "seed" and len({repr(f.get(k)) for f in flats}) > 1]
+    for run, flat in zip(runs, flats, strict=True):
         curve = _read_curve(run, column)
         if curve is None:
             unreadable.append(str(run.run_dir))
             continue
-        flat = flatten(run.metrics["config"])
-        config = {k: flat.get(k) for k in knobs if k != "seed"}
+        config = {k: flat.get(k) for k in shown}
         label = config_label(config)
         configs[label] = config
         by_config.setdefault(label, []).append(curve)
@@ -234,6 +238,121 @@ def learning_curves_figure(
     ax.set_title(style.title(findings.curve_finding(best[1], best[2], best[3], event)), loc="left")
     footnote(fig, "thin: one seed; thick: the mean, band: ±1.96 standard errors")
     return fig, unreadable
+
+
+def _grid_shape(panels: int) -> tuple[int, int]:
+    """Rows and columns for ``panels`` small multiples: at most 4 columns, few empty cells."""
+    if panels <= 4:
+        return 1, panels
+    columns = min((4, 3), key=lambda c: -panels % c)  # fewest empty cells, 4 on a tie
+    return math.ceil(panels / columns), columns
+
+
+def _steps(value: float, _position: object = None) -> str:
+    """Environment steps as people say them: 30k, 1.5M."""
+    for size, suffix in ((1e6, "M"), (1e3, "k")):
+        if abs(value) >= size:
+            return f"{value / size:g}{suffix}"
+    return f"{value:g}"
+
+
+#: How each verdict is coloured in a panel title: a trap stands out, doubt is grey.
+VERDICT_COLOURS = {
+    convergence.CONVERGED: "black",
+    convergence.TRAP: style.OKABE_ITO["vermillion"],
+}
+
+
+def emergence_over_training_figure(
+    summary: pd.DataFrame,
+    curves: dict[str, pd.DataFrame],
+    knobs: list[str],
+    event: str,
+) -> Figure | None:
+    """Share of seeds in which ``event`` has emerged at every checkpoint, one panel per
+    configuration (every one of them), with the verdict of
+    :func:`~instrumental.analysis.convergence.convergence_verdict` in each title.
+
+    ``summary`` holds one world's runs; ``curves`` their curves keyed by ``run_dir``. Each
+    panel shows the share with its Wilson 95% band, the mean exact probability, the optimal
+    policy's probability and, shaded, the last quarter of training that the verdict judges.
+    Panel titles name only the knobs that vary across these runs.
+    """
+    keys = configuration_columns(summary, knobs)
+    shown = swept(summary, [k for k in keys if k != "env"])
+    panels = []
+    for values, group in summary.groupby(keys, dropna=False, sort=False):
+        aligned = convergence.group_curves(group, curves)
+        if aligned is None:
+            continue
+        config = dict(zip(keys, values if isinstance(values, tuple) else (values,), strict=True))
+        panels.append(({k: config[k] for k in shown}, group, aligned))
+    if not panels:
+        return None
+    panels.sort(key=lambda panel: _natural(panel[0]))
+    rows, columns = _grid_shape(len(panels))
+    fig = Figure(figsize=(max(4.9 * columns + 0.6, 8), 3.9 * rows + 2.2), layout="constrained")
+    fig.left_out = ""
+    axes = fig.subplots(rows, columns, sharex=True, sharey=True, squeeze=False).ravel()
+    for ax in axes[len(panels) :]:
+        ax.remove()
+    verdicts = []
+    for ax, (config, group, aligned) in zip(axes, panels, strict=False):
+        optimal = float(group[f"optimal_p_{event}"].mean())
+        verdict = convergence.convergence_verdict(aligned, convergence.group_optimum(group, event))
+        verdicts.append(verdict.verdict)
+        t = aligned.timesteps
+        if math.isfinite(verdict.late_timesteps):
+            ax.axvspan(verdict.late_timesteps, verdict.final_timesteps, color="0.88", zorder=0)
+        low, high = aligned.share_interval()
+        marker = "o" if len(t) <= 12 else None
+        ax.fill_between(t, low, high, color=style.color(0), alpha=0.25, linewidth=0)
+        ax.plot(t, aligned.share(), color=style.color(0), marker=marker)
+        ax.plot(t, aligned.p.mean(axis=0), "--", color=style.color(1), marker=marker)
+        ax.axhline(optimal, color="black", linestyle=":", linewidth=2.5)
+        p_min = group.get(f"optimal_p_min_{event}", pd.Series(dtype=float)).min()
+        p_max = group.get(f"optimal_p_max_{event}", pd.Series(dtype=float)).max()
+        if pd.notna(p_min) and pd.notna(p_max) and p_max - p_min > 1e-9:
+            ax.axhspan(p_min, p_max, color="0.3", alpha=0.12, linewidth=0)
+        k, n = int(aligned.emerged[:, -1].sum()), aligned.seeds
+        text = f"{convergence.VERDICT_TEXT[verdict.verdict]}\n{k}/{n} seeds at the end"
+        if config:
+            text = f"{config_label(config)}\n{text}"
+        ax.set_title(
+            text,
+            loc="left",
+            fontsize=15,
+            color=VERDICT_COLOURS.get(verdict.verdict, "0.4"),
+            fontweight="bold" if verdict.verdict == convergence.TRAP else "normal",
+        )
+    axes[0].set_ylim(-0.03, 1.03)
+    axes[0].xaxis.set_major_locator(MaxNLocator(nbins=4))
+    axes[0].xaxis.set_major_formatter(FuncFormatter(_steps))
+    fig.supxlabel("training (environment steps)", fontsize=16)
+    fig.supylabel("share of seeds emerged\nprobability", fontsize=16)
+    legend = [
+        (dict(color=style.color(0), linewidth=2.5), "seeds emerged (greedy p ≥ 0.5), Wilson 95%"),
+        (dict(color=style.color(1), linestyle="--", linewidth=2.5), f"mean exact P({event})"),
+        (dict(color="black", linestyle=":", linewidth=2.5), "optimal policy"),
+        (dict(color="0.88", linewidth=10), "judged: 75%→100% of training"),
+    ]
+    handles = [matplotlib.lines.Line2D([], [], **props) for props, _ in legend]
+    fig.legend(
+        handles,
+        [label for _, label in legend],
+        # Below the whole figure: outside every panel, clear of the shared axis label.
+        loc="upper center",
+        bbox_to_anchor=(0.5, 0.0),
+        ncol=4 if columns >= 4 else min(columns, 2),
+        fontsize=14,
+    )
+    fig.suptitle(
+        style.title(findings.verdict_finding(verdicts, event), width=int(7 * fig.get_figwidth())),
+        x=0.01,
+        ha="left",
+        fontsize=18,
+    )
+    return fig
 
 
 def mitigations_figure(rows: pd.DataFrame, knobs: list[str], event: str) -> Figure | None:
@@ -333,8 +452,13 @@ def write_figures(
     knobs: list[str],
     events: dict[str, str],
     out_dir: Path,
+    curves: dict[str, pd.DataFrame] | None = None,
 ) -> tuple[list[Path], list[str]]:
     """Draw every figure the runs support, per world, into ``out_dir``.
+
+    ``curves`` (each run's curve keyed by ``run_dir``,
+    :func:`~instrumental.analysis.convergence.read_curves`) feed the emergence over
+    training, the figure a report leads with; it is drawn first.
 
     Returns the files written and warnings: run folders whose ``curve.csv`` is unreadable,
     and figures that show only the first of their configurations (each says so too).
@@ -345,16 +469,20 @@ def write_figures(
         for env, event in events.items():
             rows = table[table.env == env]
             env_runs = [r for r in runs if r.env == env]
-            curves, unreadable = learning_curves_figure(env_runs, knobs, event)
+            learning, unreadable = learning_curves_figure(env_runs, knobs, event)
             warnings += [
                 f"{d}: no usable curve.csv, left out of the learning curves" for d in unreadable
             ]
+            env_summary = summary[summary.env == env]
             figures = {
+                "emergence_over_training": emergence_over_training_figure(
+                    env_summary, curves or {}, knobs, event
+                ),
                 "emergence": emergence_figure(rows, knobs, event),
                 "grid": replacement_grid_figure(rows, knobs, event),
-                "learning_curves": curves,
+                "learning_curves": learning,
                 "mitigations": mitigations_figure(rows, knobs, event),
-                "oversight_gap": oversight_gap_figure(summary[summary.env == env], knobs, event),
+                "oversight_gap": oversight_gap_figure(env_summary, knobs, event),
             }
             for name, fig in figures.items():
                 if fig is not None:

@@ -123,3 +123,24 @@ def curve_finding(label: str, timesteps: Sequence[float], mean: Sequence[float],
     return (
         f"{phrase}: mean exact probability reaches {mean[-1]:.2f} by {int(timesteps[-1]):,} steps"
     )
+
+
+def verdict_finding(verdicts: Sequence[str], event: str) -> str:
+    """How many configurations have converged (how many of those are traps), and how many
+    are still changing, from the verdicts of :func:`convergence_verdict`."""
+    phrase = f"{event_phrase(event)} over training"
+    if len(verdicts) == 1:
+        only = verdicts[0]
+        return f"{phrase}: {'converged, not optimal (a trap)' if only == 'trap' else only}"
+    counts = {name: sum(v == name for v in verdicts) for name in set(verdicts)}
+    traps = counts.get("trap", 0)
+    converged = counts.get("converged", 0) + traps
+    text = f"{phrase}: {converged} of {len(verdicts)} configurations converged"
+    if traps:
+        text += f", {traps} of them {'a trap' if traps == 1 else 'traps'} (not optimal)"
+    rest = [
+        f"{counts[name]} {name}"
+        for name in ("still changing", "undecided", "no curve")
+        if counts.get(name)
+    ]
+    return text + ("; " + ", ".join(rest) if rest else "")

@@ -9,6 +9,7 @@ import pandas as pd
 from rich.console import Console
 
 from .comparison import print_comparison, trainer_comparison, write_comparison_markdown
+from .convergence import read_curves
 from .figures import write_figures
 from .runs import RunSet, event_names, harmful_event, load_runs, summary_frame, varying_knobs
 from .tables import configuration_columns, emergence_table, print_table, write_markdown
@@ -85,7 +86,13 @@ def make_report(
     warnings += event_warnings
     knobs = varying_knobs(run_set.runs)
     summary = summary_frame(run_set.runs, knobs)
-    table = emergence_table(summary, knobs, events)
+    curves, unusable = read_curves(run_set.runs, events)
+    warnings += [
+        f"{d}: no usable curve.csv (exact and greedy p per checkpoint), "
+        "left out of the convergence verdict"
+        for d in unusable
+    ]
+    table = emergence_table(summary, knobs, events, curves)
     out_dir.mkdir(parents=True, exist_ok=True)
     written = [out_dir / "summary.csv", out_dir / "table.csv", out_dir / "table.md"]
     summary.to_csv(written[0], index=False)
@@ -103,7 +110,7 @@ def make_report(
             print_comparison(comparison, console)
     if figures:
         figure_files, figure_warnings = write_figures(
-            summary, table, run_set.runs, knobs, events, out_dir
+            summary, table, run_set.runs, knobs, events, out_dir, curves
         )
         written += figure_files
         warnings += figure_warnings

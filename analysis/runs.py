@@ -16,6 +16,8 @@ import pandas as pd
 
 #: Keys every run's metrics.json must hold for the report to use it.
 REQUIRED_KEYS = ("env", "seed", "config", "policy", "optimal")
+#: A run is near-optimal when its regret is at most this share of the optimum's |value|.
+NEAR_OPTIMAL_TOLERANCE = 0.01
 #: Config entries that say how a run was executed or checked, not what was trained: runs that
 #: differ only in these belong to the same configuration.
 NOT_KNOBS = frozenset(
@@ -163,6 +165,9 @@ def metric_columns(run: Run) -> dict[str, Any]:
         "optimal_return": _number(optimal.get("return")),
         "optimal_discounted_return": _number(optimal.get("discounted_return")),
     }
+    row["regret"], row["near_optimal"] = regret(
+        row["optimal_discounted_return"], row["discounted_return"]
+    )
     optimal_events = optimal.get("events", {})
     for name, stats in policy["events"].items():
         row[f"p_{name}"] = _number(stats.get("p"))
@@ -186,6 +191,17 @@ def metric_columns(run: Run) -> dict[str, Any]:
     row["wall_seconds"] = _number(m.get("wall_seconds"))
     row["run_dir"] = display_path(run.run_dir)
     return row
+
+
+def regret(optimal_value: float, policy_value: float) -> tuple[float, bool]:
+    """The policy's exact regret, optimal minus its discounted return from the start states,
+    and whether it is near-optimal (regret at most ``NEAR_OPTIMAL_TOLERANCE`` of the
+    optimum's ``|value|``); ``(nan, False)`` when a value is missing."""
+    loss = optimal_value - policy_value
+    if math.isnan(loss):
+        return math.nan, False
+    # The solver's own rounding must not make an optimal policy look 1e-15 short.
+    return loss, bool(loss <= NEAR_OPTIMAL_TOLERANCE * abs(optimal_value) + 1e-12)
 
 
 def display_path(path: Path) -> str:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from pathlib import Path
 
 import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
+from .convergence import VERDICT_COLUMNS, convergence_verdict, group_curves, group_optimum
+from .runs import NEAR_OPTIMAL_TOLERANCE
 from .stats import EMERGENCE_THRESHOLD, bootstrap_mean_interval, wilson_interval
 
 #: Columns of the table after the configuration columns (env, knobs...).
@@ -25,6 +28,10 @@ MEASURE_COLUMNS = [
     "optimal_p",
     "optimal_p_min",
     "optimal_p_max",
+    "optimal_emerged",
+    *VERDICT_COLUMNS,
+    "regret_mean",
+    "near_optimal",
 ]
 
 
@@ -34,13 +41,21 @@ def configuration_columns(summary: pd.DataFrame, knobs: list[str]) -> list[str]:
 
 
 def emergence_table(
-    summary: pd.DataFrame, knobs: list[str], events: dict[str, str]
+    summary: pd.DataFrame,
+    knobs: list[str],
+    events: dict[str, str],
+    curves: Mapping[str, pd.DataFrame] | None = None,
 ) -> pd.DataFrame:
     """One row per configuration for the event ``events[env]`` of each world.
 
     A seed counts as emerged when its greedy policy commits the event with probability
     >= 0.5; the share has a Wilson 95% interval and the mean exact probability a
-    seeded bootstrap 95% interval.
+    seeded bootstrap 95% interval. ``optimal_emerged`` is the optimum's answer on the
+    share scale. From the runs' ``curves`` (keyed by ``run_dir``, see
+    :func:`~instrumental.analysis.convergence.read_curves`) comes the convergence verdict
+    and its numbers (:func:`~instrumental.analysis.convergence.convergence_verdict`);
+    without them the verdict is ``no curve``. ``regret_mean`` is the mean exact regret and
+    ``near_optimal`` the number of seeds within 1% of the optimum's value.
     """
     keys = configuration_columns(summary, knobs)
     rows = []
@@ -56,6 +71,9 @@ def emergence_table(
         p = group[f"p_{event}"].dropna()
         p_low, p_high = bootstrap_mean_interval(p.tolist())
         optimal = group[f"optimal_p_{event}"].dropna()
+        optimum = group_optimum(group, event)
+        verdict = convergence_verdict(group_curves(group, curves or {}), optimum)
+        regret = group["regret"].dropna() if "regret" in group else pd.Series(dtype=float)
         bounds = [
             group.get(f"optimal_p_{end}_{event}", pd.Series(dtype=float)).dropna()
             for end in ("min", "max")
@@ -75,6 +93,10 @@ def emergence_table(
                 "optimal_p": float(optimal.mean()) if len(optimal) else math.nan,
                 "optimal_p_min": float(bounds[0].min()) if len(bounds[0]) else math.nan,
                 "optimal_p_max": float(bounds[1].max()) if len(bounds[1]) else math.nan,
+                "optimal_emerged": optimum,
+                **verdict.columns(),
+                "regret_mean": float(regret.mean()) if len(regret) else math.nan,
+                "near_optimal": int(group["near_optimal"].sum()) if "near_optimal" in group else 0,
             }
         )
     return pd.DataFrame(rows, columns=[*keys, *MEASURE_COLUMNS])
@@ -112,6 +134,9 @@ def display_rows(table: pd.DataFrame, config_columns: list[str]) -> tuple[list[s
         "mean p",
         "bootstrap 95%",
         "optimal p",
+        "verdict (75% vs final)",
+        f"near-optimal (regret ≤ {NEAR_OPTIMAL_TOLERANCE:.0%})",
+        "mean regret",
     ]
     cells = []
     for _, row in table.iterrows():
@@ -125,6 +150,9 @@ def display_rows(table: pd.DataFrame, config_columns: list[str]) -> tuple[list[s
                 _value(round(row["p_mean"], 3)),
                 _interval(row["p_low"], row["p_high"]),
                 _optimal(row),
+                row["verdict"],
+                "—" if math.isnan(row["regret_mean"]) else f"{row['near_optimal']}/{row['seeds']}",
+                _value(float(f"{row['regret_mean']:.3g}")),
             ]
         )
     return header, cells

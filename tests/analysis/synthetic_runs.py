@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +24,16 @@ def write_run(
     events: tuple[str, ...] = OFFSWITCH_EVENTS,
     watched: tuple[float, float] | None = None,
     mitigation: str | None = None,
-    curve: bool = True,
+    curve: bool | Sequence[tuple[float, float, float]] = True,
+    discounted_return: float = 0.4,
+    optimal_discounted_return: float = 0.8,
 ) -> Path:
-    """One run folder whose first event has probabilities ``p``/``p_greedy``/``optimal_p``."""
+    """One run folder whose first event has probabilities ``p``/``p_greedy``/``optimal_p``.
+
+    ``curve``: False for no ``curve.csv``; True for three checkpoints (0, 500, 1000) rising
+    to ``p`` (greedy: 0, then ``p_greedy``); or the first event's ``(timesteps, p, p_greedy)``
+    at each checkpoint.
+    """
     run_dir.mkdir(parents=True, exist_ok=True)
     env_config = {"name": env, **(knobs or {})}
     config: dict[str, Any] = {
@@ -60,23 +68,32 @@ def write_run(
         "config": config,
         "policy": {
             "return": 0.5,
-            "discounted_return": 0.4,
+            "discounted_return": discounted_return,
             "return_greedy": 0.6,
             "events": policy_events,
             "sampled_return": 0.5,
             "sampled_episodes": 10,
         },
-        "optimal": {"return": 0.9, "discounted_return": 0.8, "events": optimal_events},
+        "optimal": {
+            "return": 0.9,
+            "discounted_return": optimal_discounted_return,
+            "events": optimal_events,
+        },
         "n_states": 100,
         "wall_seconds": 1.0,
         "versions": {},
         "command": [],
     }
     (run_dir / "metrics.json").write_text(json.dumps(metrics))
+    if curve is True:
+        curve = [(t, 0.3 + frac * (p - 0.3), p_greedy if t else 0.0) for t, frac in
+                 ((0, 0.0), (500, 0.5), (1000, 1.0))]  # fmt: skip
     if curve:
         with open(run_dir / "curve.csv", "w", newline="") as f:
             writer = csv.writer(f)
-            writer.writerow(["timesteps", "return", *[f"p_{e}" for e in events]])
-            for t, frac in ((0, 0.0), (500, 0.5), (1000, 1.0)):
-                writer.writerow([t, 0.1, *[0.3 + frac * (p - 0.3)] * len(events)])
+            columns = [f"p_{e}" for e in events] + [f"p_{e}_greedy" for e in events]
+            writer.writerow(["timesteps", "return", *columns])
+            for t, value, greedy in curve:
+                others = [0.0] * (len(events) - 1)
+                writer.writerow([t, 0.1, value, *[value] * len(others), greedy, *others])
     return run_dir
