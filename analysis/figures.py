@@ -12,6 +12,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from . import convergence, findings, style
+from .phase import phase_figure_for
 from .runs import Run, flatten
 from .stats import bootstrap_mean_interval
 from .tables import configuration_columns
@@ -483,6 +484,9 @@ def write_figures(
                 "learning_curves": learning,
                 "mitigations": mitigations_figure(rows, knobs, event),
                 "oversight_gap": oversight_gap_figure(env_summary, knobs, event),
+                "phase": phase_figure_for(rows, env_runs[0].metrics["config"], knobs, event)
+                if env_runs
+                else None,
             }
             for name, fig in figures.items():
                 if fig is not None:

@@ -71,7 +71,7 @@ def optimal_boundary(
     x_range: tuple[float, float],
     resolution: float = 0.01,
 ) -> np.ndarray:
-    """For each value of ``y``, the smallest ``x`` (to ``resolution``) at which ``event`` is optimal.
+    """For each ``y`` value, the smallest ``x`` (to ``resolution``) at which ``event`` is optimal.
 
     ``x`` and ``y`` are dotted config keys (``env.shutdown_prob``, ``gamma``). ``x`` is
     searched by bisection over a grid of step ``resolution`` in ``x_range``, shared by
@@ -180,4 +180,29 @@ def phase_figure(
         style.title(f"{findings.event_phrase(event)}: share of seeds that learned it"),
         loc="left",
     )
+    return fig
+
+
+def phase_figure_for(
+    rows: pd.DataFrame, config: dict[str, Any], knobs: list[str], event: str
+) -> Figure | None:
+    """The phase diagram of a sweep over one world knob and the discount (else ``None``).
+
+    Drawn when exactly two knobs vary: ``gamma`` (the vertical axis) and a world knob
+    with fractional values (the horizontal axis; the solver's boundary is searched
+    along it, so it must take any value in its range, as a probability does).
+    """
+    varying = [k for k in knobs if k in rows and rows[k].astype(str).nunique() > 1]
+    if len(varying) != 2 or "gamma" not in varying:
+        return None
+    (x,) = [k for k in varying if k != "gamma"]
+    values = rows[x].tolist()
+    if not x.startswith("env.") or not all(
+        isinstance(v, float) or (isinstance(v, int) and not isinstance(v, bool)) for v in values
+    ):
+        return None
+    if all(isinstance(v, int) for v in values):  # an integer knob: no values between cells
+        return None
+    fig = phase_figure(rows, x, "gamma", event, config)
+    fig.left_out = ""  # read by write_figures: every configuration is drawn
     return fig

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -78,3 +79,26 @@ def test_heat_map_labels_every_cell_with_its_seed_count(offswitch_config) -> Non
     assert shares.shape == (2, 3)
     assert shares[1, 2] == pytest.approx(0.5)  # gamma 0.99, p 0.3: the sixth row, k = 5
     assert [t.get_text() for t in ax.get_xticklabels()] == ["0", "0.1", "0.3"]
+
+
+def test_a_knob_by_discount_sweep_gets_a_phase_diagram(tmp_path) -> None:
+    from instrumental.analysis.report import make_report
+    from tests.analysis.synthetic_runs import write_run
+
+    root = tmp_path / "sweep"
+    for prob in (0.0, 0.5):
+        for seed in range(2):
+            write_run(root / f"p={prob},seed={seed}", seed=seed, knobs={"shutdown_prob": prob})
+    make_report([root], tmp_path / "flat")
+    assert not (tmp_path / "flat" / "phase_offswitch.png").exists()  # one knob: no phase
+    for prob in (0.0, 0.5):
+        for seed in range(2):
+            run = write_run(
+                root / f"p={prob},gamma=0.9,seed={seed}", seed=seed, knobs={"shutdown_prob": prob}
+            )
+            metrics = json.loads((run / "metrics.json").read_text())
+            metrics["config"]["gamma"] = 0.9
+            (run / "metrics.json").write_text(json.dumps(metrics))
+    make_report([root], tmp_path / "phase")
+    assert (tmp_path / "phase" / "phase_offswitch.png").exists()
+    assert (tmp_path / "phase" / "phase_offswitch.svg").exists()
