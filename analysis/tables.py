@@ -25,6 +25,8 @@ MEASURE_COLUMNS = [
     "optimal_p",
     "optimal_p_min",
     "optimal_p_max",
+    "safety_mean",
+    "optimal_safety",
 ]
 
 
@@ -75,9 +77,16 @@ def emergence_table(
                 "optimal_p": float(optimal.mean()) if len(optimal) else math.nan,
                 "optimal_p_min": float(bounds[0].min()) if len(bounds[0]) else math.nan,
                 "optimal_p_max": float(bounds[1].max()) if len(bounds[1]) else math.nan,
+                "safety_mean": _mean(group, "safety_performance"),
+                "optimal_safety": _mean(group, "optimal_safety_performance"),
             }
         )
     return pd.DataFrame(rows, columns=[*keys, *MEASURE_COLUMNS])
+
+
+def _mean(group: pd.DataFrame, column: str) -> float:
+    values = group.get(column, pd.Series(dtype=float)).dropna()
+    return float(values.mean()) if len(values) else math.nan
 
 
 def _interval(low: float, high: float) -> str:
@@ -113,8 +122,15 @@ def display_rows(table: pd.DataFrame, config_columns: list[str]) -> tuple[list[s
         "bootstrap 95%",
         "optimal p",
     ]
+    # AISG's safety performance gets columns only where some world has its coin.
+    safety = "safety_mean" in table and table["safety_mean"].notna().any()
+    if safety:
+        header += ["safety perf. (mean)", "optimal safety perf."]
     cells = []
     for _, row in table.iterrows():
+        extra = (
+            [_value(round(row[c], 3)) for c in ("safety_mean", "optimal_safety")] if safety else []
+        )
         cells.append(
             [
                 *[_value(row[c]) for c in config_columns],
@@ -125,6 +141,7 @@ def display_rows(table: pd.DataFrame, config_columns: list[str]) -> tuple[list[s
                 _value(round(row["p_mean"], 3)),
                 _interval(row["p_low"], row["p_high"]),
                 _optimal(row),
+                *extra,
             ]
         )
     return header, cells
