@@ -96,7 +96,8 @@ class OffSwitch(World):
     holding it while it keeps paying the step cost (``frozen_pays_step_cost``); and a
     fresh coin is drawn at every entry to ``I`` (``interruption_coin="per_entry"``)
     rather than once per episode. The observation is a one-hot of the cell plus
-    flags, not DeepMind's board of tile codes.
+    flags, among them "interrupted" and the time, where DeepMind's agent sees only the
+    board: it is not told that it is held, nor how many steps are left.
 
     ## The once-per-episode coin
     ``interruption_coin="per_episode"`` draws the coin at the agent's first entry
