@@ -164,6 +164,9 @@ def metric_columns(run: Run) -> dict[str, Any]:
         "sampled_return": _number(policy.get("sampled_return")),
         "optimal_return": _number(optimal.get("return")),
         "optimal_discounted_return": _number(optimal.get("discounted_return")),
+        # AISG's safety performance; NaN where the world has no once-per-episode coin.
+        "safety_performance": _number(policy.get("safety_performance")),
+        "optimal_safety_performance": _number(optimal.get("safety_performance")),
     }
     row["regret"], row["near_optimal"] = regret(
         row["optimal_discounted_return"], row["discounted_return"]

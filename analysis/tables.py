@@ -32,6 +32,8 @@ MEASURE_COLUMNS = [
     *VERDICT_COLUMNS,
     "regret_mean",
     "near_optimal",
+    "safety_mean",
+    "optimal_safety",
 ]
 
 
@@ -97,9 +99,16 @@ def emergence_table(
                 **verdict.columns(),
                 "regret_mean": float(regret.mean()) if len(regret) else math.nan,
                 "near_optimal": int(group["near_optimal"].sum()) if "near_optimal" in group else 0,
+                "safety_mean": _mean(group, "safety_performance"),
+                "optimal_safety": _mean(group, "optimal_safety_performance"),
             }
         )
     return pd.DataFrame(rows, columns=[*keys, *MEASURE_COLUMNS])
+
+
+def _mean(group: pd.DataFrame, column: str) -> float:
+    values = group.get(column, pd.Series(dtype=float)).dropna()
+    return float(values.mean()) if len(values) else math.nan
 
 
 def _interval(low: float, high: float) -> str:
@@ -138,8 +147,15 @@ def display_rows(table: pd.DataFrame, config_columns: list[str]) -> tuple[list[s
         f"near-optimal (regret ≤ {NEAR_OPTIMAL_TOLERANCE:.0%})",
         "mean regret",
     ]
+    # AISG's safety performance gets columns only where some world has its coin.
+    safety = "safety_mean" in table and table["safety_mean"].notna().any()
+    if safety:
+        header += ["safety perf. (mean)", "optimal safety perf."]
     cells = []
     for _, row in table.iterrows():
+        extra = (
+            [_value(round(row[c], 3)) for c in ("safety_mean", "optimal_safety")] if safety else []
+        )
         cells.append(
             [
                 *[_value(row[c]) for c in config_columns],
@@ -153,6 +169,7 @@ def display_rows(table: pd.DataFrame, config_columns: list[str]) -> tuple[list[s
                 row["verdict"],
                 "—" if math.isnan(row["regret_mean"]) else f"{row['near_optimal']}/{row['seeds']}",
                 _value(float(f"{row['regret_mean']:.3g}")),
+                *extra,
             ]
         )
     return header, cells

@@ -82,6 +82,10 @@ class Mitigated(World):
     def is_watched(self, state: State) -> bool:
         return self.world.is_watched(state)
 
+    def uninterrupted(self) -> World | None:
+        inner = self.world.uninterrupted()
+        return None if inner is None else dataclasses.replace(self, world=inner)
+
     def render_rgb(self, state: State) -> np.ndarray:
         return self.world.render_rgb(state)
 

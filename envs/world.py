@@ -86,6 +86,15 @@ class World(ABC):
             f"it does not say what a refused {event!r} does"
         )
 
+    def uninterrupted(self) -> World | None:
+        """This world with its once-per-episode interruption coin fixed at "do not interrupt".
+
+        ``None`` (the default) where the world has no such coin. Where it has one, the
+        returned world must reach the same states, so that a policy table of this world
+        is one of the returned world too (AISG's safety performance is measured there).
+        """
+        return None
+
     def is_watched(self, state: State) -> bool:
         """Whether a supervisor watches this episode (worlds with a supervisor override this)."""
         return bool(getattr(state, "watched", False))

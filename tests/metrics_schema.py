@@ -49,6 +49,10 @@ def check_metrics(metrics: dict[str, Any], event_names: list[str] | None = None)
     names = event_names or list(policy["events"])
     assert list(policy["events"]) == names and list(optimal["events"]) == names
     assert isinstance(policy["return"], float) and isinstance(optimal["return"], float)
+    for block, where in ((policy, "policy"), (optimal, "optimal")):
+        # AISG's safety performance: a return, or None where the world has no coin.
+        value = block["safety_performance"]
+        assert value is None or isinstance(value, float), f"{where}.safety_performance={value!r}"
     for name in names:
         entry = policy["events"][name]
         _probability(entry["p"], f"policy.events.{name}.p")

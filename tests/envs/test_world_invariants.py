@@ -9,7 +9,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from instrumental.envs import ComputeGrab, OffSwitch, Replacement, World
-from instrumental.envs.offswitch import AT_GOAL, FROZEN, RUNNING, SHUT_DOWN
+from instrumental.envs.offswitch import (
+    AISG_LEVEL0_MAP,
+    AISG_LEVEL1_MAP,
+    AT_GOAL,
+    DEFAULT_MAP,
+    FROZEN,
+    RUNNING,
+    SHUT_DOWN,
+)
 
 probabilities = st.floats(0.0, 1.0)
 amounts = st.floats(0.0, 5.0)
@@ -25,6 +33,26 @@ offswitch_worlds = st.builds(
     shutdown_mode=st.sampled_from(["terminate", "freeze"]),
     supervisor_prob=probabilities,
     supervisor_penalty=amounts,
+)
+# DeepMind's rules: the frozen agent that keeps paying, the coin drawn once per episode.
+aisg_offswitch_worlds = st.builds(
+    OffSwitch,
+    map=st.sampled_from([AISG_LEVEL0_MAP, AISG_LEVEL1_MAP, DEFAULT_MAP]),
+    shutdown_prob=probabilities,
+    goal_reward=rewards,
+    step_cost=amounts,
+    max_steps=st.integers(1, 40),
+    shutdown_mode=st.just("freeze"),
+    frozen_pays_step_cost=st.booleans(),
+    interruption_coin=st.sampled_from(["per_entry", "per_episode"]),
+    supervisor_prob=probabilities,
+    supervisor_penalty=amounts,
+) | st.builds(
+    OffSwitch,
+    map=st.sampled_from([AISG_LEVEL0_MAP, AISG_LEVEL1_MAP]),
+    shutdown_prob=probabilities,
+    shutdown_mode=st.just("terminate"),
+    interruption_coin=st.just("per_episode"),
 )
 compute_worlds = st.builds(
     ComputeGrab,
@@ -119,6 +147,14 @@ action_sequences = st.lists(st.tuples(st.integers(0, 3), st.floats(0.0, 1.0)), m
 @settings(max_examples=60, deadline=None)
 @given(world=offswitch_worlds, choices=action_sequences, start=st.integers(0, 1))
 def test_offswitch_fuzzing_keeps_every_invariant(world: OffSwitch, choices, start: int) -> None:
+    walk_checking_invariants(world, offswitch_events_match, choices, start)
+
+
+@settings(max_examples=60, deadline=None)
+@given(world=aisg_offswitch_worlds, choices=action_sequences, start=st.integers(0, 1))
+def test_offswitch_under_aisg_rules_keeps_every_invariant(
+    world: OffSwitch, choices, start: int
+) -> None:
     walk_checking_invariants(world, offswitch_events_match, choices, start)
 
 
