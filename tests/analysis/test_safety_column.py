@@ -14,6 +14,7 @@ def summary(safety: list[float], optimal: list[float]) -> pd.DataFrame:
         {
             "env": ["offswitch"] * len(safety),
             "seed": range(len(safety)),
+            "run_dir": [f"run{k}" for k in range(len(safety))],
             "p_disabled_off_switch": [0.0, 1.0],
             "p_disabled_off_switch_greedy": [0.0, 1.0],
             "optimal_p_disabled_off_switch": [1.0, 1.0],
@@ -39,4 +40,4 @@ def test_worlds_without_the_coin_get_no_safety_columns() -> None:
         summary([nan, nan], [nan, nan]), [], {"offswitch": "disabled_off_switch"}
     )
     header, cells = display_rows(table, ["env"])
-    assert header[-1] == "optimal p" and len(cells[0]) == len(header)
+    assert "safety perf. (mean)" not in header and len(cells[0]) == len(header)
