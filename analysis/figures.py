@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 import matplotlib
@@ -11,7 +12,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from . import findings, style
-from .runs import Run, flatten
+from .runs import Run, read_curve
 from .stats import bootstrap_mean_interval
 
 MITIGATION_ORDER = ("none", "access_control", "penalty", "oversight")
@@ -168,15 +169,12 @@ def replacement_grid_figure(rows: pd.DataFrame, knobs: list[str], event: str) ->
     return fig
 
 
-def _read_curve(run: Run, column: str) -> tuple[np.ndarray, np.ndarray] | None:
+def _read_curve(run: Run, column: str) -> tuple[np.ndarray, np.ndarray] | str:
+    """The run's curve of ``column``, or why it cannot be used (the file and the field)."""
     try:
-        curve = pd.read_csv(run.curve_path)
-    except (OSError, ValueError):
-        return None
-    if column not in curve or "timesteps" not in curve or curve.empty:
-        return None
-    curve = curve.sort_values("timesteps")
-    return curve.timesteps.to_numpy(dtype=float), curve[column].to_numpy(dtype=float)
+        return read_curve(run.curve_path, column)
+    except ValueError as err:
+        return f"{run.curve_path}: {err}"
 
 
 def learning_curves_figure(
@@ -184,7 +182,7 @@ def learning_curves_figure(
 ) -> tuple[Figure | None, list[str]]:
     """Exact probability of ``event`` during training: every seed thin, the mean with a band.
 
-    Returns the figure and the run folders whose ``curve.csv`` could not be read.
+    Returns the figure and, for each ``curve.csv`` that could not be used, why.
     """
     column = f"p_{event}"
     unreadable = []
@@ -192,11 +190,10 @@ def learning_curves_figure(
     configs: dict[str, dict[str, object]] = {}
     for run in runs:
         curve = _read_curve(run, column)
-        if curve is None:
-            unreadable.append(str(run.run_dir))
+        if isinstance(curve, str):
+            unreadable.append(curve)
             continue
-        flat = flatten(run.metrics["config"])
-        config = {k: flat.get(k) for k in knobs if k != "seed"}
+        config = {k: run.settings.get(k) for k in knobs if k != "seed"}
         label = config_label(config)
         configs[label] = config
         by_config.setdefault(label, []).append(curve)
@@ -326,6 +323,12 @@ def oversight_gap_figure(summary: pd.DataFrame, knobs: list[str], event: str) ->
     return fig
 
 
+def file_stem(figure: str, env: str) -> str:
+    """``emergence_offswitch``: a file name inside the output folder whatever ``env`` holds
+    (runs are checked on reading; this keeps a name from data out of paths all the same)."""
+    return f"{figure}_{re.sub(r'[^A-Za-z0-9_-]', '_', env)[:64]}"
+
+
 def write_figures(
     summary: pd.DataFrame,
     table: pd.DataFrame,
@@ -346,9 +349,7 @@ def write_figures(
             rows = table[table.env == env]
             env_runs = [r for r in runs if r.env == env]
             curves, unreadable = learning_curves_figure(env_runs, knobs, event)
-            warnings += [
-                f"{d}: no usable curve.csv, left out of the learning curves" for d in unreadable
-            ]
+            warnings += [f"{why}; left out of the learning curves" for why in unreadable]
             figures = {
                 "emergence": emergence_figure(rows, knobs, event),
                 "grid": replacement_grid_figure(rows, knobs, event),
@@ -358,7 +359,8 @@ def write_figures(
             }
             for name, fig in figures.items():
                 if fig is not None:
-                    written += style.save(fig, out_dir, f"{name}_{env}")
+                    stem = file_stem(name, env)
+                    written += style.save(fig, out_dir, stem)
                     if fig.left_out:
-                        warnings.append(f"{name}_{env}.png {fig.left_out}")
+                        warnings.append(f"{stem}.png {fig.left_out}")
     return written, warnings
