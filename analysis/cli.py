@@ -62,11 +62,14 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     for line in report.warnings:
         errors.print(
-            f"[yellow]warning:[/yellow] {escape(printable(line))}", highlight=False, soft_wrap=True
+            f"[yellow]warning:[/yellow] {escape(printable(line))}",
+            highlight=False,
+            soft_wrap=True,
+            emoji=False,
         )
     console.print(f"{len(report.run_set.runs)} runs read; wrote:", highlight=False)
     for path in report.written:
-        console.print(f"  {escape(printable(path))}", highlight=False, soft_wrap=True)
+        console.print(f"  {escape(printable(path))}", highlight=False, soft_wrap=True, emoji=False)
     return 0
 
 

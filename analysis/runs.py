@@ -148,16 +148,23 @@ def find_metrics_files(
     for folder in dirs:
         folder = Path(folder)
         if folder.is_file() and folder.name == "metrics.json":
-            found.add(folder.resolve())
+            found.add(folder.parent.resolve() / folder.name)
         elif folder.is_dir():
             for root, subdirs, files in os.walk(folder, followlinks=True, onerror=cannot_list):
-                info = os.stat(root)
+                try:
+                    info = os.stat(root)
+                except OSError as err:  # gone since it was listed
+                    cannot_list(err)
+                    subdirs[:] = []
+                    continue
                 if (info.st_dev, info.st_ino) in visited:
                     subdirs[:] = []
                     continue
                 visited.add((info.st_dev, info.st_ino))
                 if "metrics.json" in files:
-                    found.add(Path(root, "metrics.json").resolve())
+                    # The folder resolved, not the file: a metrics.json that is a link
+                    # (to /dev/zero, say) is named as found, then refused on reading.
+                    found.add(Path(root).resolve() / "metrics.json")
         else:
             missing.append(folder)
     return sorted(found), missing
