@@ -15,6 +15,7 @@ import os
 import shutil
 import sys
 import tempfile
+import warnings
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -97,8 +98,11 @@ def _load_fleet_agent(path: Path, world: Any) -> Any:
     from instrumental.train.run import ACTIVATIONS
 
     try:
-        # weights_only: tensors, lists and strings are read, no code is unpickled.
-        saved = torch.load(path, map_location="cpu", weights_only=True)
+        # weights_only: tensors, lists and strings are read, no code is unpickled. Its
+        # warnings about unusual pickles would break the one-line error below.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            saved = torch.load(path, map_location="cpu", weights_only=True)
     except (OSError, RuntimeError, EOFError, pickle.UnpicklingError, ValueError) as err:
         raise AnimateError(f"{path}: not a saved fleet agent ({_one_line(err)})") from None
     net_arch = saved.get("net_arch") if isinstance(saved, dict) else None
