@@ -207,7 +207,9 @@ def read_run_record(run_dir: Path) -> tuple[dict[str, Any], dict[str, Any] | Non
         metrics = json.loads(metrics_path.read_text())
         env_config, algo = metrics["config"]["env"], metrics["algo"]
         mitigation = metrics["config"].get("mitigation")
-    except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError) as err:
+    except OSError as err:
+        raise AnimateError(f"{metrics_path}: cannot read it ({err.strerror})") from None
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as err:
         raise AnimateError(f"{metrics_path}: not a finished run ({_one_line(err)})") from None
     trainer = metrics.get("trainer") or "sb3"  # runs made before the fleet trainer existed
     if not isinstance(env_config, dict) or not isinstance(env_config.get("name"), str):
