@@ -58,6 +58,8 @@ MAX_MAGNITUDE = 1e15
 MAX_TIMESTEPS = 10**15
 #: Names of worlds, events, trainers, algorithms and config keys.
 NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]{0,63}")
+#: Config entries that are names (they become labels, tick marks and column values).
+NAMED_SETTINGS = ("env.name", "algo.name", "mitigation.name", "trainer")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -306,7 +308,8 @@ def check_config(config: dict[str, Any], metrics: dict[str, Any]) -> None:
     if "config" in config:
         raise _bad("config.config", config["config"], "absent: no setting is called config")
     declared = declared_types(metrics["env"], config)
-    for key, value in flatten(config).items():
+    flat = flatten(config)
+    for key, value in flat.items():
         kind, field = declared.get(key), f"config.{key}"
         if key == "seed":
             _check_int(field, value, 0, 2**63 - 1)
@@ -320,6 +323,8 @@ def check_config(config: dict[str, Any], metrics: dict[str, Any]) -> None:
             raise _bad(field, value, "text")
         elif _is_number(value) and abs(value) > MAX_MAGNITUDE:
             raise _bad(field, value, f"a number of magnitude at most {MAX_MAGNITUDE:g}")
+    for key in (k for k in NAMED_SETTINGS if k in flat):
+        _check_name(f"config.{key}", flat[key])
     for key in ("seed", "trainer", "total_timesteps", "gamma"):
         if key in config and key in metrics and config[key] != metrics[key]:
             raise ValueError(

@@ -192,6 +192,11 @@ def write_corpus(root: Path, outside: Path) -> Corpus:
         "config.env.interruption",
         _set("config.env.interruption", "\x1b[2J\x1b[31mred"),
     )
+    broken(
+        "mitigation_name",
+        "config.mitigation.name",
+        _set("config.mitigation", {"name": "none|" * 100}),
+    )
     broken("seed_mismatch", "config.seed", _set("config.seed", 8))
     nested: Any = 1
     for _ in range(40):

@@ -122,6 +122,25 @@ def test_knob_text_is_shown_as_written_in_figures_and_markdown(tmp_path: Path) -
     assert any(p.name == "emergence_offswitch.png" for p in report.written)
 
 
+def test_long_knob_values_are_cut_in_figures_but_kept_apart_and_whole_in_tables(
+    tmp_path: Path,
+) -> None:
+    from PIL import Image
+
+    maps = ["#" * 3000 + "/#SG#", "#" * 3000 + "/#GS#"]  # the same long start
+    for i, world_map in enumerate(maps):
+        for seed in range(2):
+            knobs = {"shutdown_prob": 0.1 * (seed + 1), "map": world_map}
+            write_run(tmp_path / f"m={i},seed={seed}", seed=seed, knobs=knobs)
+    report = make_report([tmp_path], tmp_path / "out")
+    assert set(report.table["env.map"]) == set(maps)
+    figure = report.written[[p.name for p in report.written].index("emergence_offswitch.png")]
+    with Image.open(figure) as image:
+        assert image.width < 3000
+    svg = figure.with_suffix(".svg").read_text()
+    assert len(set(re.findall(r"map=#{32}…[0-9a-f]{6}", svg))) == 2
+
+
 def test_an_out_that_is_a_file_is_one_line_and_left_alone(
     offswitch_sweep: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
