@@ -27,6 +27,7 @@ from matplotlib.figure import Figure
 
 from .cli import OneLineParser
 from .findings import event_phrase
+from .runs import read_text
 
 #: ``metrics.json["algo"]`` -> the stable-baselines3 class that saved ``model.zip``.
 ALGORITHMS = ("ppo", "a2c", "dqn")
@@ -204,11 +205,9 @@ def read_run_record(run_dir: Path) -> tuple[dict[str, Any], dict[str, Any] | Non
     """The world config, the mitigation config, the algorithm and the trainer of a run."""
     metrics_path = run_dir / "metrics.json"
     try:
-        metrics = json.loads(metrics_path.read_text())
+        metrics = json.loads(read_text(metrics_path))  # a regular file of bounded size
         env_config, algo = metrics["config"]["env"], metrics["algo"]
         mitigation = metrics["config"].get("mitigation")
-    except OSError as err:
-        raise AnimateError(f"{metrics_path}: cannot read it ({err.strerror})") from None
     except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as err:
         raise AnimateError(f"{metrics_path}: not a finished run ({_one_line(err)})") from None
     trainer = metrics.get("trainer") or "sb3"  # runs made before the fleet trainer existed

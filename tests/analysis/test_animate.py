@@ -173,3 +173,12 @@ def test_bad_options_are_one_line_and_write_nothing(
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and named in err[0], err
     assert not (untrained_run / "agent.gif").exists()
+
+
+def test_a_metrics_file_that_is_not_a_file_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "metrics.json").symlink_to("/dev/zero")  # read whole, it would never end
+    assert main([str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "not a regular file" in err[0]
