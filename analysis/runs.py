@@ -81,7 +81,12 @@ class Run:
     def settings(self) -> dict[str, Any]:
         """The run's config flattened (``env.shutdown_prob``); an entry whose name is a
         column of the report is renamed ``config.<name>``."""
-        return {_column_name(key): value for key, value in flatten(self.metrics["config"]).items()}
+        config = flatten(self.metrics["config"])
+        settings = {_column_name(key): value for key, value in config.items()}
+        # Runs made before the fleet trainer existed record it only beside the config.
+        if "trainer" not in settings and self.metrics.get("trainer") is not None:
+            settings["trainer"] = self.metrics["trainer"]
+        return settings
 
     @property
     def identity(self) -> str:

@@ -80,6 +80,17 @@ def test_fleet_and_sb3_runs_in_one_folder_are_reported_per_trainer(tmp_path: Pat
     assert (tmp_path / "out" / "trainers.csv").exists()
 
 
+def test_sb3_runs_older_than_the_fleet_trainer_are_compared_with_fleet_runs(
+    tmp_path: Path,
+) -> None:
+    for seed in range(2):
+        write_run(tmp_path / "fleet" / f"seed={seed}", seed=seed, trainer="fleet")
+        old = write_run(tmp_path / "old" / f"seed={seed}", seed=seed)
+        edit_metrics(old, lambda m: m["config"].pop("trainer"))  # no trainer in its config
+    report = make_report([tmp_path], tmp_path / "out", figures=False)
+    assert report.table.set_index("trainer").seeds.to_dict() == {"fleet": 2, "sb3": 2}
+
+
 def test_config_keys_named_like_table_columns_get_their_own_columns(tmp_path: Path) -> None:
     for seed, value in ((0, "a"), (1, "b")):
         write_run(tmp_path / f"seed={seed}", seed=seed,
