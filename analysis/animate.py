@@ -1,7 +1,9 @@
 """The ``instrumental-animate`` command: a GIF (or MP4) of a trained agent acting in its world.
 
-``model.zip`` is unpickled when it is loaded, and unpickling runs code: animate only
-runs you trust. The report itself never loads a model.
+The model loaded is the one the run's ``metrics.json`` says it saved: a fleet run's
+``model.pt`` (tensors only, ``weights_only=True``), never a ``model.zip`` beside it; an SB3
+run's ``model.zip``, which is unpickled, and unpickling runs code, so a warning says so:
+animate only runs you trust. The report itself never loads a model.
 """
 
 from __future__ import annotations
@@ -9,8 +11,12 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import shutil
 import sys
+import tempfile
+import warnings
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +25,21 @@ from matplotlib.animation import FFMpegWriter, PillowWriter
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from .cli import OneLineParser
 from .findings import event_phrase
+from .runs import read_text
 
 #: ``metrics.json["algo"]`` -> the stable-baselines3 class that saved ``model.zip``.
 ALGORITHMS = ("ppo", "a2c", "dqn")
+#: ``metrics.json["trainer"]`` -> the file its model is in (runs without one are SB3 runs).
+MODEL_FILES = {"sb3": "model.zip", "fleet": "model.pt"}
+#: Bounds of the command's options: frames are held in memory until the file is written.
+MAX_EPISODES = 100
+MAX_FPS = 60
+TRUST_WARNING = (
+    "instrumental-animate: warning: loading {path} unpickles it, which can run arbitrary "
+    "code: animate only runs you made or trust"
+)
 
 
 class AnimateError(ValueError):
@@ -37,43 +54,81 @@ class Frame:
     caption: str
 
 
-def load_model(run_dir: Path, algo: str, world: Any = None) -> Any:
-    """The trained model in ``run_dir/model.zip`` (unpickled: trusted runs only).
+def load_model(run_dir: Path, algo: str, world: Any = None, trainer: str = "sb3") -> Any:
+    """The trained model the run says it saved.
 
-    A fleet run saves ``model.pt`` instead (one agent's weights under SB3 ``MlpPolicy``
-    names); it is loaded into an SB3 PPO policy built for ``world``.
+    ``trainer="fleet"``: ``run_dir/model.pt`` (one agent's weights under SB3 ``MlpPolicy``
+    names, read with ``weights_only=True``) loaded into an SB3 PPO policy built for
+    ``world``; a ``model.zip`` beside it is never opened. ``trainer="sb3"``:
+    ``run_dir/model.zip``, unpickled after a warning on stderr (trusted runs only).
     """
-    import stable_baselines3
-
+    if trainer not in MODEL_FILES:
+        raise AnimateError(
+            f"trainer={trainer!r} is not allowed: must be one of {list(MODEL_FILES)}"
+        )
     if algo not in ALGORITHMS:
         raise AnimateError(f"algo={algo!r} is not allowed: must be one of {list(ALGORITHMS)}")
-    path = run_dir / "model.zip"
-    if path.is_file():
+    path = run_dir / MODEL_FILES[trainer]
+    if not path.is_file():
+        raise AnimateError(f"{path}: no such file (the {trainer} run saved no model)")
+    if trainer == "fleet":
+        if algo != "ppo" or world is None:
+            raise AnimateError(f"{path}: a fleet model is a PPO policy for the run's world")
+        return _load_fleet_agent(path, world)
+    import stable_baselines3
+
+    print(TRUST_WARNING.format(path=path), file=sys.stderr)
+    try:
         return getattr(stable_baselines3, algo.upper()).load(path, device="cpu")
-    if (run_dir / "model.pt").is_file() and world is not None:
-        return _load_fleet_agent(run_dir / "model.pt", world)
-    raise AnimateError(f"{path}: no such file (the run saved no model)")
+    except (OSError, ValueError, KeyError, RuntimeError, zipfile.BadZipFile) as err:
+        raise AnimateError(f"{path}: cannot load it ({_one_line(err)})") from None
+
+
+def _one_line(err: BaseException) -> str:
+    lines = str(err).strip().splitlines()
+    return (lines[0] if lines else type(err).__name__)[:160]
 
 
 def _load_fleet_agent(path: Path, world: Any) -> Any:
+    import pickle
+
     import torch
     from stable_baselines3 import PPO
 
     from instrumental.envs import TabularVecEnv
     from instrumental.train.run import ACTIVATIONS
 
-    # weights_only: tensors, lists and strings are read, no code is unpickled.
-    saved = torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        # weights_only: tensors, lists and strings are read, no code is unpickled. Its
+        # warnings about unusual pickles would break the one-line error below.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            saved = torch.load(path, map_location="cpu", weights_only=True)
+    except (OSError, RuntimeError, EOFError, pickle.UnpicklingError, ValueError) as err:
+        raise AnimateError(f"{path}: not a saved fleet agent ({_one_line(err)})") from None
+    net_arch = saved.get("net_arch") if isinstance(saved, dict) else None
+    if not (
+        isinstance(net_arch, list)
+        and all(isinstance(n, int) and 1 <= n <= 4096 for n in net_arch)
+        and saved.get("activation") in ACTIVATIONS
+        and isinstance(saved.get("state_dict"), dict)
+    ):
+        raise AnimateError(
+            f"{path}: not a saved fleet agent (must hold state_dict, net_arch and activation)"
+        )
     model = PPO(
         "MlpPolicy",
         TabularVecEnv(world, 1, seed=0),
         policy_kwargs={
-            "net_arch": list(saved["net_arch"]),
+            "net_arch": list(net_arch),
             "activation_fn": ACTIVATIONS[saved["activation"]],
         },
         device="cpu",
     )
-    model.policy.load_state_dict(saved["state_dict"], strict=True)
+    try:
+        model.policy.load_state_dict(saved["state_dict"], strict=True)
+    except (RuntimeError, TypeError) as err:
+        raise AnimateError(f"{path}: does not fit this run's world ({_one_line(err)})") from None
     return model
 
 
@@ -106,7 +161,11 @@ def play(model: Any, world: Any, episodes: int, seed: int, deterministic: bool) 
 
 
 def write_animation(frames: list[Frame], path: Path, fps: int) -> Path:
-    """Write ``frames`` to ``path``: a GIF (Pillow) or, for ``.mp4``, a video (ffmpeg)."""
+    """Write ``frames`` to ``path``: a GIF (Pillow) or, for ``.mp4``, a video (ffmpeg).
+
+    The file is written under a temporary name and renamed, so an earlier ``path`` is
+    replaced whole or left as it was.
+    """
     fig = Figure(figsize=(5, 5.8), dpi=100)
     FigureCanvasAgg(fig)
     ax = fig.add_axes((0.02, 0.16, 0.96, 0.82))
@@ -114,12 +173,52 @@ def write_animation(frames: list[Frame], path: Path, fps: int) -> Path:
     image = ax.imshow(frames[0].image, interpolation="nearest")
     text = fig.text(0.5, 0.08, frames[0].caption, ha="center", va="center", fontsize=13)
     writer = FFMpegWriter(fps=fps) if path.suffix == ".mp4" else PillowWriter(fps=fps)
-    with writer.saving(fig, str(path), dpi=100):
-        for frame in frames:
-            image.set_data(frame.image)
-            text.set_text(frame.caption)
-            writer.grab_frame()
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
+    os.close(fd)
+    try:
+        with writer.saving(fig, tmp, dpi=100):
+            for frame in frames:
+                image.set_data(frame.image)
+                text.set_text(frame.caption)
+                writer.grab_frame()
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; an animation is for sharing
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
     return path
+
+
+def check_options(episodes: int, seed: int, fps: int) -> None:
+    """One line naming the option, the value and what is allowed, for a bad option."""
+    for name, value, low, high in (
+        ("--episodes", episodes, 1, MAX_EPISODES),
+        ("--seed", seed, 0, 2**32 - 1),
+        ("--fps", fps, 1, MAX_FPS),
+    ):
+        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+            raise AnimateError(
+                f"{name}={value!r} is not allowed: must be an integer in [{low}, {high}]"
+            )
+
+
+def read_run_record(run_dir: Path) -> tuple[dict[str, Any], dict[str, Any] | None, str, str]:
+    """The world config, the mitigation config, the algorithm and the trainer of a run."""
+    metrics_path = run_dir / "metrics.json"
+    try:
+        metrics = json.loads(read_text(metrics_path))  # a regular file of bounded size
+        env_config, algo = metrics["config"]["env"], metrics["algo"]
+        mitigation = metrics["config"].get("mitigation")
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as err:
+        raise AnimateError(f"{metrics_path}: not a finished run ({_one_line(err)})") from None
+    trainer = metrics.get("trainer") or "sb3"  # runs made before the fleet trainer existed
+    if not isinstance(env_config, dict) or not isinstance(env_config.get("name"), str):
+        raise AnimateError(f"{metrics_path}: config.env must be an object with a name")
+    if mitigation is not None and not isinstance(mitigation, dict):
+        raise AnimateError(f"{metrics_path}: config.mitigation must be an object")
+    for field, value in (("algo", algo), ("trainer", trainer)):
+        if not isinstance(value, str):
+            raise AnimateError(f"{metrics_path}: {field}={value!r} is not allowed: must be text")
+    return env_config, mitigation, algo, trainer
 
 
 def animate_run(
@@ -133,46 +232,49 @@ def animate_run(
     """Write ``run_dir/agent.gif`` (and ``agent.mp4`` when asked and ffmpeg is present)."""
     from instrumental.train.run import ConfigError, build_world
 
-    if episodes < 1:
-        raise AnimateError(f"--episodes={episodes} is not allowed: must be an integer >= 1")
-    metrics_path = run_dir / "metrics.json"
-    try:
-        metrics = json.loads(metrics_path.read_text())
-        env_config, algo = metrics["config"]["env"], metrics["algo"]
-    except (OSError, ValueError, KeyError, TypeError) as err:
-        raise AnimateError(f"{metrics_path}: not a finished run ({err})") from None
+    check_options(episodes, seed, fps)
+    env_config, mitigation, algo, trainer = read_run_record(run_dir)
     try:
         # The agent acts in the world it was trained in, mitigation included.
-        world = build_world(env_config, metrics["config"].get("mitigation"))
+        world = build_world(env_config, mitigation)
     except ConfigError as err:
         raise AnimateError(str(err)) from None
-    model = load_model(run_dir, algo, world)
+    except (TypeError, KeyError, ValueError) as err:
+        raise AnimateError(f"{run_dir / 'metrics.json'}: config.env: {_one_line(err)}") from None
+    model = load_model(run_dir, algo, world, trainer)
     frames = play(model, world, episodes, seed, deterministic)
-    written = [write_animation(frames, run_dir / "agent.gif", fps)]
-    if mp4:
-        if shutil.which("ffmpeg") is None:
-            print(
-                "instrumental-animate: warning: ffmpeg not found; no MP4 written", file=sys.stderr
-            )
-        else:
-            written.append(write_animation(frames, run_dir / "agent.mp4", fps))
+    try:
+        written = [write_animation(frames, run_dir / "agent.gif", fps)]
+        if mp4:
+            if shutil.which("ffmpeg") is None:
+                print(
+                    "instrumental-animate: warning: ffmpeg not found; no MP4 written",
+                    file=sys.stderr,
+                )
+            else:
+                written.append(write_animation(frames, run_dir / "agent.mp4", fps))
+    except OSError as err:
+        raise AnimateError(f"cannot write {err.filename or run_dir} ({err.strerror})") from None
     return written
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = OneLineParser(
         prog="instrumental-animate",
         description=(
-            "Write RUN_DIR/agent.gif of the trained agent acting in its world. model.zip is "
-            "unpickled on load, which can run code: animate only runs you trust."
+            "Write RUN_DIR/agent.gif of the trained agent acting in its world. A fleet run's "
+            "model.pt is read as tensors only; an SB3 run's model.zip is unpickled on load, "
+            "which can run code: animate only runs you trust."
         ),
     )
     p.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="a finished run's folder")
-    p.add_argument("--episodes", type=int, default=3, help="episodes to play (default 3)")
+    p.add_argument(
+        "--episodes", type=int, default=3, help=f"episodes to play, 1-{MAX_EPISODES} (default 3)"
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of the world and the policy")
     p.add_argument("--deterministic", action="store_true", help="act greedily (argmax)")
     p.add_argument("--mp4", action="store_true", help="also write agent.mp4 (needs ffmpeg)")
-    p.add_argument("--fps", type=int, default=4, help="frames per second (default 4)")
+    p.add_argument("--fps", type=int, default=4, help=f"frames per second, 1-{MAX_FPS} (default 4)")
     return p
 
 

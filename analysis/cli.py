@@ -5,14 +5,29 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 from rich.console import Console
+from rich.markup import escape
 
 from .report import ReportError, make_report
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line (``prog: error: ...``), exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def printable(text: object) -> str:
+    """``text`` with control characters shown as escapes: a folder name cannot move the
+    cursor, clear the screen or start a new line in a warning."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))
+
+
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = OneLineParser(
         prog="instrumental-report",
         description=(
             "Read every metrics.json below the folders and write summary.csv, table.csv, "
@@ -28,7 +43,8 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    out_dir = args.out if args.out is not None else args.dirs[0]
+    first = args.dirs[0]
+    out_dir = args.out if args.out is not None else first.parent if first.is_file() else first
     console = Console()
     if not console.is_terminal:  # a log file or a pipe: don't squeeze the table into 80 columns
         console = Console(width=200)
@@ -38,13 +54,22 @@ def main(argv: list[str] | None = None) -> int:
             args.dirs, out_dir, event=args.event, console=console, figures=not args.no_figures
         )
     except ReportError as err:
-        print(f"instrumental-report: error: {err}", file=sys.stderr)
+        print(f"instrumental-report: error: {printable(err)}", file=sys.stderr)
         return 2
+    except OSError as err:  # the disk filled or went away while writing
+        where = printable(err.filename or out_dir)
+        print(f"instrumental-report: error: cannot write {where} ({err.strerror})", file=sys.stderr)
+        return 1
     for line in report.warnings:
-        errors.print(f"[yellow]warning:[/yellow] {line}", highlight=False, soft_wrap=True)
+        errors.print(
+            f"[yellow]warning:[/yellow] {escape(printable(line))}",
+            highlight=False,
+            soft_wrap=True,
+            emoji=False,
+        )
     console.print(f"{len(report.run_set.runs)} runs read; wrote:", highlight=False)
     for path in report.written:
-        console.print(f"  {path}", highlight=False, soft_wrap=True)
+        console.print(f"  {escape(printable(path))}", highlight=False, soft_wrap=True, emoji=False)
     return 0
 
 

@@ -7,9 +7,12 @@ from pathlib import Path
 
 import pandas as pd
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
+from .runs import EXECUTION_KNOBS
 from .stats import two_proportion_p_value
+from .tables import markdown_cell
 
 #: Significance level at which the comparison reports a disagreement.
 ALPHA = 0.05
@@ -18,11 +21,12 @@ ALPHA = 0.05
 def trainer_comparison(table: pd.DataFrame, config_columns: list[str]) -> pd.DataFrame:
     """For each configuration run by two trainers: both shares and a two-proportion test.
 
-    Empty when the runs were made by one trainer only.
+    Empty when the runs were made by one trainer only. Where and how each trainer computed
+    (``device``, ``torch_threads``) is part of what is compared, not of the configuration.
     """
     if "trainer" not in config_columns:
         return pd.DataFrame()
-    keys = [c for c in config_columns if c != "trainer"] + ["event"]
+    keys = [c for c in config_columns if c not in ("trainer", *EXECUTION_KNOBS)] + ["event"]
     rows = []
     for values, group in table.groupby(keys, dropna=False, sort=False):
         if len(group) != 2:
@@ -57,14 +61,14 @@ def print_comparison(comparison: pd.DataFrame, console: Console) -> None:
     for column in comparison.columns:
         table.add_column(column)
     for _, row in comparison.iterrows():
-        table.add_row(*[_cell(v) for v in row])
+        table.add_row(*[escape(_cell(v)) for v in row])
     console.print(table)
 
 
 def write_comparison_markdown(comparison: pd.DataFrame, path: Path) -> None:
     header = list(comparison.columns)
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines = ["| " + " | ".join(map(markdown_cell, header)) + " |", "|" + "---|" * len(header)]
     for _, row in comparison.iterrows():
-        cells = [_cell(v) for v in row]
+        cells = [markdown_cell(_cell(v)) for v in row]
         lines.append("| " + " | ".join(cells) + " |")
     path.write_text("\n".join(lines) + "\n")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 import matplotlib
@@ -13,7 +14,7 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from . import convergence, findings, style
 from .phase import phase_figure_for
-from .runs import Run, flatten
+from .runs import Run, read_curve
 from .stats import bootstrap_mean_interval
 from .tables import configuration_columns
 
@@ -171,15 +172,12 @@ def replacement_grid_figure(rows: pd.DataFrame, knobs: list[str], event: str) ->
     return fig
 
 
-def _read_curve(run: Run, column: str) -> tuple[np.ndarray, np.ndarray] | None:
+def _read_curve(run: Run, column: str) -> tuple[np.ndarray, np.ndarray] | str:
+    """The run's curve of ``column``, or why it cannot be used (the file and the field)."""
     try:
-        curve = pd.read_csv(run.curve_path)
-    except (OSError, ValueError):
-        return None
-    if column not in curve or "timesteps" not in curve or curve.empty:
-        return None
-    curve = curve.sort_values("timesteps")
-    return curve.timesteps.to_numpy(dtype=float), curve[column].to_numpy(dtype=float)
+        return read_curve(run.curve_path, column)
+    except ValueError as err:
+        return f"{run.curve_path}: {err}"
 
 
 def learning_curves_figure(
@@ -187,19 +185,19 @@ def learning_curves_figure(
 ) -> tuple[Figure | None, list[str]]:
     """Exact probability of ``event`` during training: every seed thin, the mean with a band.
 
-    Returns the figure and the run folders whose ``curve.csv`` could not be read.
+    Returns the figure and, for each ``curve.csv`` that could not be used, why.
     """
     column = f"p_{event}"
     unreadable = []
     by_config: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
     configs: dict[str, dict[str, object]] = {}
-    flats = [flatten(run.metrics["config"]) for run in runs]
+    flats = [run.settings for run in runs]
     # A knob with one value across these runs (mitigation.name=none) would only repeat itself.
     shown = [k for k in knobs if k != "seed" and len({repr(f.get(k)) for f in flats}) > 1]
     for run, flat in zip(runs, flats, strict=True):
         curve = _read_curve(run, column)
-        if curve is None:
-            unreadable.append(str(run.run_dir))
+        if isinstance(curve, str):
+            unreadable.append(curve)
             continue
         config = {k: flat.get(k) for k in shown}
         label = config_label(config)
@@ -446,6 +444,12 @@ def oversight_gap_figure(summary: pd.DataFrame, knobs: list[str], event: str) ->
     return fig
 
 
+def file_stem(figure: str, env: str) -> str:
+    """``emergence_offswitch``: a file name inside the output folder whatever ``env`` holds
+    (runs are checked on reading; this keeps a name from data out of paths all the same)."""
+    return f"{figure}_{re.sub(r'[^A-Za-z0-9_-]', '_', env)[:64]}"
+
+
 def write_figures(
     summary: pd.DataFrame,
     table: pd.DataFrame,
@@ -471,9 +475,7 @@ def write_figures(
             rows = table[table.env == env]
             env_runs = [r for r in runs if r.env == env]
             learning, unreadable = learning_curves_figure(env_runs, knobs, event)
-            warnings += [
-                f"{d}: no usable curve.csv, left out of the learning curves" for d in unreadable
-            ]
+            warnings += [f"{why}; left out of the learning curves" for why in unreadable]
             env_summary = summary[summary.env == env]
             figures = {
                 "emergence_over_training": emergence_over_training_figure(
@@ -490,7 +492,8 @@ def write_figures(
             }
             for name, fig in figures.items():
                 if fig is not None:
-                    written += style.save(fig, out_dir, f"{name}_{env}")
+                    stem = file_stem(name, env)
+                    written += style.save(fig, out_dir, stem)
                     if fig.left_out:
-                        warnings.append(f"{name}_{env}.png {fig.left_out}")
+                        warnings.append(f"{stem}.png {fig.left_out}")
     return written, warnings

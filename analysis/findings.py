@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Sequence
 
@@ -29,10 +30,19 @@ def knob_label(knob: str) -> str:
     return knob.removeprefix("env.")
 
 
+#: Longest knob value shown whole in a label or title; a longer one (a map) is cut.
+MAX_SHOWN = 40
+
+
 def format_value(value: object) -> str:
+    """A knob value for a label; text longer than ``MAX_SHOWN`` is cut and ends in a short
+    digest of the whole, so different long values keep different labels."""
     if isinstance(value, float):
         return "—" if math.isnan(value) else f"{value:g}"
-    return str(value)
+    text = str(value)
+    if len(text) <= MAX_SHOWN:
+        return text
+    return f"{text[: MAX_SHOWN - 8]}…{hashlib.sha1(text.encode()).hexdigest()[:6]}"
 
 
 def _counts(rows: pd.DataFrame) -> tuple[int, int]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import tempfile
 from pathlib import Path
 
 import pandas as pd
@@ -11,7 +12,15 @@ from rich.console import Console
 from .comparison import print_comparison, trainer_comparison, write_comparison_markdown
 from .convergence import read_curves
 from .figures import write_figures
-from .runs import RunSet, event_names, harmful_event, load_runs, summary_frame, varying_knobs
+from .runs import (
+    EXECUTION_KNOBS,
+    RunSet,
+    event_names,
+    harmful_event,
+    load_runs,
+    summary_frame,
+    varying_knobs,
+)
 from .tables import configuration_columns, emergence_table, print_table, write_markdown
 
 
@@ -56,12 +65,42 @@ def input_warnings(run_set: RunSet) -> list[str]:
     """One line per folder that does not exist, per unreadable file, and for mixed worlds."""
     lines = [f"{d}: no such folder" for d in run_set.missing_dirs]
     lines += [f"{bad.path}: skipped, {bad.reason}" for bad in run_set.bad]
+    lines += [
+        f"{d.path}: skipped, the same run (world, settings and seed={d.seed}) as {d.kept}; "
+        "counted once"
+        for d in run_set.duplicates
+    ]
     if len(run_set.envs) > 1:
         lines.append(
             f"runs from {len(run_set.envs)} different worlds ({', '.join(run_set.envs)}) "
             "are reported side by side, grouped by env"
         )
     return lines
+
+
+def execution_warnings(summary: pd.DataFrame, knobs: list[str]) -> list[str]:
+    """One line per setting that changes results without being a knob of the world
+    (``device``, ``torch_threads``) when it varies: its runs are not pooled."""
+    lines = []
+    for knob in (k for k in EXECUTION_KNOBS if k in knobs):
+        values = ", ".join(sorted(summary[knob].astype(str).unique()))
+        lines.append(
+            f"runs differ in {knob} ({values}), which changes results: "
+            "reported as separate configurations"
+        )
+    return lines
+
+
+def prepare_out_dir(out_dir: Path) -> None:
+    """Create ``out_dir`` and make sure files can be written there, before writing any."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ReportError(f"--out={out_dir} is a file: must be a folder (new or existing)")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out_dir, prefix=".instrumental-report-"):
+            pass
+    except OSError as err:
+        raise ReportError(f"--out={out_dir}: cannot write there ({err.strerror})") from None
 
 
 def make_report(
@@ -74,7 +113,7 @@ def make_report(
     """Read every run below ``dirs`` and write ``summary.csv``, ``table.csv``, ``table.md``
     and the figures into ``out_dir``; print the table on ``console`` when given.
 
-    Raises :class:`ReportError` when no run could be read.
+    Raises :class:`ReportError` when no run could be read or ``out_dir`` cannot be written.
     """
     run_set = load_runs(dirs)
     warnings = input_warnings(run_set)
@@ -86,6 +125,7 @@ def make_report(
     warnings += event_warnings
     knobs = varying_knobs(run_set.runs)
     summary = summary_frame(run_set.runs, knobs)
+    warnings += execution_warnings(summary, knobs)
     curves, unusable = read_curves(run_set.runs, events)
     warnings += [
         f"{d}: no usable curve.csv (exact and greedy p per checkpoint), "
@@ -93,7 +133,7 @@ def make_report(
         for d in unusable
     ]
     table = emergence_table(summary, knobs, events, curves)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    prepare_out_dir(out_dir)
     written = [out_dir / "summary.csv", out_dir / "table.csv", out_dir / "table.md"]
     summary.to_csv(written[0], index=False)
     table.to_csv(written[1], index=False)

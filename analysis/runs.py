@@ -1,33 +1,74 @@
 """Read finished runs: every ``metrics.json`` below some folders, as one tidy table.
 
-The report reads only JSON and CSV files; it never unpickles a model.
+The report reads only JSON and CSV files; it never unpickles a model. Everything it reads
+is checked here, at the edge: a value of the wrong type, out of range or not finite makes
+its run (or its ``curve.csv``) be skipped with one line naming the file and the field, so
+nothing downstream sees it.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import math
+import os
+import re
+import stat
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 #: Keys every run's metrics.json must hold for the report to use it.
 REQUIRED_KEYS = ("env", "seed", "config", "policy", "optimal")
 #: A run is near-optimal when its regret is at most this share of the optimum's |value|.
 NEAR_OPTIMAL_TOLERANCE = 0.01
-#: Config entries that say how a run was executed or checked, not what was trained: runs that
-#: differ only in these belong to the same configuration.
-NOT_KNOBS = frozenset(
-    {"seed", "progress", "device", "torch_threads", "env.name", "eval_episodes", "curve_points"}
-)
+#: Config entries that say how a run was executed, checked or laid out, not what was trained:
+#: runs that differ only in these belong to the same configuration, and two runs that share
+#: everything else and the seed are the same run. ``device`` and ``torch_threads`` are not
+#: here: they change results (in the last digits), so runs differing in them are reported
+#: as separate configurations.
+NOT_KNOBS = frozenset({"seed", "seeds", "progress", "env.name", "eval_episodes", "curve_points"})
+#: Knobs that say where and how a run computed, not what it learned; the report warns when
+#: they vary, since they split configurations that are otherwise the same.
+EXECUTION_KNOBS = ("device", "torch_threads")
+#: Config entries that are also columns of the summary with the same meaning (checked equal).
+SHARED_COLUMNS = frozenset({"trainer", "total_timesteps", "gamma", "seed"})
+#: Column names of the summary and the table that a config entry must not take: such an
+#: entry becomes the column ``config.<name>``.
+RESERVED_COLUMNS = frozenset(
+    {
+        "env", "algo", "return", "discounted_return", "return_greedy", "sampled_return",
+        "optimal_return", "optimal_discounted_return", "n_states", "wall_seconds", "run_dir",
+        "event", "seeds", "emerged", "emerged_share", "emerged_low", "emerged_high", "p_mean",
+        "p_low", "p_high", "optimal_p", "optimal_p_min", "optimal_p_max", "config",
+        "regret", "near_optimal", "regret_mean", "optimal_emerged", "verdict",
+        "safety_performance", "optimal_safety_performance", "safety_mean", "optimal_safety",
+    }
+)  # fmt: skip
+RESERVED_PREFIXES = ("p_", "optimal_", "sampled_", "mean_count_")
+
+#: Files larger than this are not read: a real metrics.json or curve.csv is a few kB.
+MAX_FILE_BYTES = 16 * 2**20
+#: Deeper nesting than this in a config is not a Hydra config.
+MAX_CONFIG_DEPTH = 6
+#: Longest text accepted in a config entry (a map is a few hundred characters).
+MAX_TEXT = 4096
+#: Largest magnitude of a number in a config (seeds aside) and of a step count.
+MAX_MAGNITUDE = 1e15
+MAX_TIMESTEPS = 10**15
+#: Names of worlds, events, trainers, algorithms and config keys.
+NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]{0,63}")
+#: Config entries that are names (they become labels, tick marks and column values).
+NAMED_SETTINGS = ("env.name", "algo.name", "mitigation.name", "trainer")
 
 
 @dataclasses.dataclass(frozen=True)
 class Run:
-    """One finished run: its folder and its parsed ``metrics.json``."""
+    """One finished run: its folder and its parsed, checked ``metrics.json``."""
 
     run_dir: Path
     metrics: dict[str, Any]
@@ -40,6 +81,31 @@ class Run:
     def curve_path(self) -> Path:
         return self.run_dir / "curve.csv"
 
+    @functools.cached_property
+    def settings(self) -> dict[str, Any]:
+        """The run's config flattened (``env.shutdown_prob``); an entry whose name is a
+        column of the report is renamed ``config.<name>``."""
+        config = flatten(self.metrics["config"])
+        settings = {_column_name(key): value for key, value in config.items()}
+        # Runs made before the fleet trainer existed record it only beside the config.
+        if "trainer" not in settings and self.metrics.get("trainer") is not None:
+            settings["trainer"] = self.metrics["trainer"]
+        return settings
+
+    @property
+    def identity(self) -> str:
+        """What makes two runs the same run: world, seed and every setting but NOT_KNOBS."""
+        kept = {k: v for k, v in self.settings.items() if k not in NOT_KNOBS}
+        return json.dumps([self.env, self.metrics["seed"], kept], sort_keys=True)
+
+
+def _column_name(key: str) -> str:
+    if key in SHARED_COLUMNS or key in NOT_KNOBS or "." in key:
+        return key
+    if key in RESERVED_COLUMNS or key.startswith(RESERVED_PREFIXES):
+        return f"config.{key}"
+    return key
+
 
 @dataclasses.dataclass(frozen=True)
 class BadRun:
@@ -50,45 +116,110 @@ class BadRun:
 
 
 @dataclasses.dataclass(frozen=True)
+class Duplicate:
+    """A run skipped because ``kept`` is the same run (same world, settings and seed)."""
+
+    path: Path
+    kept: Path
+    seed: int
+
+
+@dataclasses.dataclass(frozen=True)
 class RunSet:
-    """What was found below the folders: usable runs, unusable files, missing folders."""
+    """What was found below the folders: usable runs, unusable files, missing folders, and
+    runs left out as duplicates of another."""
 
     runs: list[Run]
     bad: list[BadRun]
     missing_dirs: list[Path]
+    duplicates: list[Duplicate] = dataclasses.field(default_factory=list)
 
     @property
     def envs(self) -> list[str]:
         return sorted({run.env for run in self.runs})
 
 
-def find_metrics_files(dirs: Iterable[Path]) -> tuple[list[Path], list[Path]]:
-    """Every ``metrics.json`` below ``dirs`` (sorted, once each), and the dirs that are missing."""
+def find_metrics_files(
+    dirs: Iterable[Path], unlistable: list[BadRun] | None = None
+) -> tuple[list[Path], list[Path]]:
+    """Every ``metrics.json`` below ``dirs`` (sorted, once each), and the dirs that are missing.
+
+    Symlinked folders are followed, each real folder visited once, so a link back up the
+    tree ends instead of looping. Folders that cannot be listed go to ``unlistable``.
+    """
     found: set[Path] = set()
     missing = []
+    visited: set[tuple[int, int]] = set()
+
+    def cannot_list(err: OSError) -> None:
+        if unlistable is not None:
+            reason = f"cannot list the folder ({err.strerror})"
+            unlistable.append(BadRun(Path(err.filename or "?"), reason))
+
     for folder in dirs:
         folder = Path(folder)
         if folder.is_file() and folder.name == "metrics.json":
-            found.add(folder.resolve())
+            found.add(folder.parent.resolve() / folder.name)
         elif folder.is_dir():
-            found.update(p.resolve() for p in folder.rglob("metrics.json"))
+            for root, subdirs, files in os.walk(folder, followlinks=True, onerror=cannot_list):
+                try:
+                    info = os.stat(root)
+                except OSError as err:  # gone since it was listed
+                    cannot_list(err)
+                    subdirs[:] = []
+                    continue
+                if (info.st_dev, info.st_ino) in visited:
+                    subdirs[:] = []
+                    continue
+                visited.add((info.st_dev, info.st_ino))
+                if "metrics.json" in files:
+                    # The folder resolved, not the file: a metrics.json that is a link
+                    # (to /dev/zero, say) is named as found, then refused on reading.
+                    found.add(Path(root).resolve() / "metrics.json")
         else:
             missing.append(folder)
     return sorted(found), missing
 
 
-def read_run(path: Path) -> Run:
-    """Parse one ``metrics.json``; raises ``ValueError`` with a short reason when unusable."""
+def read_text(path: Path) -> str:
+    """The text of a regular file of at most ``MAX_FILE_BYTES``; ``ValueError`` otherwise.
+
+    A FIFO or a device (``/dev/zero``) behind a link would block or never end; neither is
+    opened.
+    """
     try:
-        text = path.read_text()
+        info = path.stat()
     except OSError as err:
         raise ValueError(f"cannot read it ({err.strerror})") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise ValueError("not a regular file")
+    if info.st_size > MAX_FILE_BYTES:
+        raise ValueError(f"{info.st_size} bytes, more than the {MAX_FILE_BYTES} read")
+    try:
+        with open(path, "rb") as f:
+            data = f.read(MAX_FILE_BYTES + 1)
+    except OSError as err:
+        raise ValueError(f"cannot read it ({err.strerror})") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise ValueError(f"not UTF-8 text (byte {err.start})") from None
+
+
+def read_run(path: Path) -> Run:
+    """Parse and check one ``metrics.json``; raises ``ValueError`` with a short reason
+    (naming the field) when it is unusable."""
+    text = read_text(path)
     if not text.strip():
         raise ValueError("the file is empty (a run still writing, or one that died)")
     try:
         metrics = json.loads(text)
     except json.JSONDecodeError as err:
         raise ValueError(f"not valid JSON ({err.msg}, line {err.lineno})") from None
+    except RecursionError:
+        raise ValueError("not valid JSON (nested too deeply)") from None
+    except ValueError as err:  # an integer of thousands of digits
+        raise ValueError(f"not valid JSON ({str(err).split(':')[0]})") from None
     if not isinstance(metrics, dict):
         raise ValueError("not a JSON object")
     missing = [key for key in REQUIRED_KEYS if key not in metrics]
@@ -99,19 +230,235 @@ def read_run(path: Path) -> Run:
         raise ValueError("policy.events is missing or empty")
     if not isinstance(metrics["config"], dict):
         raise ValueError("config is not a JSON object")
+    check_metrics(metrics)
     return Run(path.parent, metrics)
 
 
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _bad(field: str, value: Any, allowed: str) -> ValueError:
+    return ValueError(f"{field}={_shown(value)} is not allowed: must be {allowed}")
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _check_name(field: str, value: Any) -> None:
+    if not isinstance(value, str) or not NAME.fullmatch(value):
+        raise _bad(field, value, "a name of letters, digits, _ and - (at most 64)")
+
+
+def _check_int(field: str, value: Any, low: int, high: float, optional: bool = False) -> None:
+    if optional and value is None:
+        return
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        raise _bad(field, value, f"an integer in [{low}, {high:g}]")
+
+
+def _check_number(field: str, value: Any, low: float = -math.inf, high: float = math.inf) -> None:
+    """``value`` is null, or a finite number in [low, high]."""
+    if value is None:
+        return
+    if not _is_number(value) or not math.isfinite(value) or not low <= value <= high:
+        if low == 0 and high == 1:
+            raise _bad(field, value, "a probability in [0, 1] (or null)")
+        where = "" if (low, high) == (-math.inf, math.inf) else f" in [{low:g}, {high:g}]"
+        raise _bad(field, value, f"a finite number{where} (or null)")
+
+
+def _check_section(field: str, value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise _bad(field, value, "a JSON object")
+    return value
+
+
+def check_metrics(metrics: dict[str, Any]) -> None:
+    """Check every value the report uses; ``ValueError`` names the first bad field."""
+    _check_name("env", metrics["env"])
+    _check_int("seed", metrics["seed"], 0, 2**63 - 1)
+    for key in ("algo", "trainer"):
+        if metrics.get(key) is not None:
+            _check_name(key, metrics[key])
+    _check_int("total_timesteps", metrics.get("total_timesteps"), 1, MAX_TIMESTEPS, True)
+    _check_number("gamma", metrics.get("gamma"), 0, 1)
+    _check_int("n_states", metrics.get("n_states"), 1, MAX_MAGNITUDE, True)
+    _check_number("wall_seconds", metrics.get("wall_seconds"), 0)
+    policy, optimal = metrics["policy"], _check_section("optimal", metrics["optimal"])
+    for key in ("return", "discounted_return", "return_greedy", "sampled_return"):
+        _check_number(f"policy.{key}", policy.get(key))
+    for key in ("return", "discounted_return"):
+        _check_number(f"optimal.{key}", optimal.get(key))
+    for name, stats in policy["events"].items():
+        where = f"policy.events.{name}"
+        _check_name("policy.events", name)
+        _check_section(where, stats)
+        if stats.get("p") is None:
+            raise _bad(f"{where}.p", stats.get("p"), "a probability in [0, 1]")
+        for key in ("p", "p_greedy", "sampled", "p_watched", "p_unwatched"):
+            _check_number(f"{where}.{key}", stats.get(key), 0, 1)
+        _check_number(f"{where}.mean_count", stats.get("mean_count"), 0)
+    for name, stats in _check_section("optimal.events", optimal.get("events", {})).items():
+        where = f"optimal.events.{name}"
+        _check_name("optimal.events", name)
+        _check_section(where, stats)
+        for key in ("p", "p_watched", "p_unwatched", "p_min", "p_max"):
+            _check_number(f"{where}.{key}", stats.get(key), 0, 1)
+        _check_number(f"{where}.mean_count", stats.get("mean_count"), 0)
+    check_config(metrics["config"], metrics)
+
+
+def check_config(config: dict[str, Any], metrics: dict[str, Any]) -> None:
+    """Names, depth, types (as declared by the training schemas) and ranges of a config."""
+    _check_entries(config, "config", 1)
+    if "config" in config:
+        raise _bad("config.config", config["config"], "absent: no setting is called config")
+    declared = declared_types(metrics["env"], config)
+    flat = flatten(config)
+    for key, value in flat.items():
+        kind, field = declared.get(key), f"config.{key}"
+        if key == "seed":
+            _check_int(field, value, 0, 2**63 - 1)
+        elif kind == "int":
+            _check_int(field, value, -int(MAX_MAGNITUDE), MAX_MAGNITUDE)
+        elif kind == "float" and not _is_number(value):
+            raise _bad(field, value, "a number")
+        elif kind == "bool" and not isinstance(value, bool):
+            raise _bad(field, value, "true or false")
+        elif kind == "str" and not isinstance(value, str):
+            raise _bad(field, value, "text")
+        elif _is_number(value) and abs(value) > MAX_MAGNITUDE:
+            raise _bad(field, value, f"a number of magnitude at most {MAX_MAGNITUDE:g}")
+    for key in (k for k in NAMED_SETTINGS if k in flat):
+        _check_name(f"config.{key}", flat[key])
+    for key in ("seed", "trainer", "total_timesteps", "gamma"):
+        if key in config and key in metrics and config[key] != metrics[key]:
+            raise ValueError(
+                f"{key}={_shown(metrics[key])} disagrees with config.{key}={_shown(config[key])}"
+            )
+
+
+def _check_entries(value: Any, field: str, depth: int) -> None:
+    """Every key a name, every leaf null, a bool, a finite number or printable text."""
+    if depth > MAX_CONFIG_DEPTH:
+        raise ValueError(f"{field} nests deeper than {MAX_CONFIG_DEPTH} levels")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _check_name(f"{field} key", key)
+            _check_entries(item, f"{field}.{key}", depth + 1)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _check_entries(item, f"{field}[{i}]", depth + 1)
+    elif isinstance(value, str):
+        if len(value) > MAX_TEXT:
+            raise _bad(field, value, f"text of at most {MAX_TEXT} characters")
+        if any((ord(c) < 32 and c not in "\n\t") or ord(c) == 127 for c in value):
+            raise _bad(field, value, "printable text (no control characters)")
+    elif _is_number(value):
+        # Integers of any size parse; past int64 no table or figure can hold them.
+        if not math.isfinite(value) or abs(value) >= 2**63:
+            raise _bad(field, value, "a finite number")
+    elif value is not None and not isinstance(value, bool):
+        raise _bad(field, value, "null, true/false, a number or text")
+
+
+def declared_types(env: str, config: dict[str, Any]) -> dict[str, str]:
+    """``{"env.shutdown_prob": "float", "seed": "int", ...}``: the basic types the training
+    schemas and the world declare; entries of other or unknown types are not listed."""
+    algo = config.get("algo")
+    algo_name = algo.get("name") if isinstance(algo, dict) else None
+    return _declared_types(env, algo_name if isinstance(algo_name, str) else "")
+
+
+@functools.cache
+def _declared_types(env: str, algo: str) -> dict[str, str]:
+    basic = {"int", "float", "bool", "str"}
+    sections: list[tuple[str, Any]] = []
+    try:
+        from instrumental.train import config as schemas
+
+        sections += [("", schemas.TrainConfig), ("mitigation.", schemas.MitigationConfig)]
+        sections += [("log.", schemas.LogConfig)]
+        if algo in schemas.ALGO_SCHEMAS:
+            sections.append(("algo.", schemas.ALGO_SCHEMAS[algo]))
+    except ImportError:
+        pass
+    try:
+        from instrumental.envs import WORLDS
+
+        if dataclasses.is_dataclass(WORLDS.get(env)):
+            sections.append(("env.", WORLDS[env]))
+    except ImportError:
+        pass
+    return {
+        f"{prefix}{f.name}": str(f.type)
+        for prefix, schema in sections
+        for f in dataclasses.fields(schema)
+        if str(f.type) in basic
+    }
+
+
 def load_runs(dirs: Iterable[Path]) -> RunSet:
-    """Every readable run below ``dirs``; unreadable files are listed in ``bad``, not raised."""
-    paths, missing = find_metrics_files(dirs)
-    runs, bad = [], []
+    """Every readable run below ``dirs``, each counted once.
+
+    Unreadable or invalid files are listed in ``bad``, not raised. Of several runs with the
+    same world, settings (``NOT_KNOBS`` aside) and seed, the first by path is kept and the
+    others are listed in ``duplicates``: a sweep reported twice, or fleet jobs whose seed
+    ranges overlap, must not count a seed twice.
+    """
+    bad: list[BadRun] = []
+    paths, missing = find_metrics_files(dirs, bad)
+    runs: list[Run] = []
+    duplicates: list[Duplicate] = []
+    first: dict[str, Run] = {}
     for path in paths:
         try:
-            runs.append(read_run(path))
+            run = read_run(path)
         except ValueError as err:
             bad.append(BadRun(path, str(err)))
-    return RunSet(runs, bad, missing)
+            continue
+        kept = first.setdefault(run.identity, run)
+        if kept is run:
+            runs.append(run)
+        else:
+            duplicates.append(Duplicate(path, kept.run_dir / "metrics.json", run.metrics["seed"]))
+    return RunSet(runs, bad, missing, duplicates)
+
+
+def read_curve(path: Path, column: str) -> tuple[np.ndarray, np.ndarray]:
+    """``timesteps`` and ``column`` of a ``curve.csv``, sorted by step and checked.
+
+    Raises ``ValueError`` naming the column and row of the first bad cell.
+    """
+    from io import StringIO
+
+    text = read_text(path)
+    try:
+        curve = pd.read_csv(StringIO(text), dtype=str, keep_default_na=False)
+    except (ValueError, pd.errors.ParserError) as err:
+        raise ValueError(f"not a CSV table ({str(err).splitlines()[0][:80]})") from None
+    for name in ("timesteps", column):
+        if name not in curve:
+            raise ValueError(f"no column {name!r}")
+    if curve.empty:
+        raise ValueError("no rows")
+    limits = {"timesteps": (0.0, float(MAX_TIMESTEPS)), column: (0.0, 1.0)}
+    values = {}
+    for name, (low, high) in limits.items():
+        numbers = pd.to_numeric(curve[name], errors="coerce").to_numpy(dtype=float)
+        bad = ~(np.isfinite(numbers) & (numbers >= low) & (numbers <= high))
+        if bad.any():
+            row = int(np.argmax(bad))
+            raise ValueError(
+                f"column {name}, row {row + 1}: {_shown(curve[name].iloc[row])} is not "
+                f"allowed: must be a number in [{low:g}, {high:g}]"
+            )
+        values[name] = numbers
+    order = np.argsort(values["timesteps"], kind="stable")
+    return values["timesteps"][order], values[column][order]
 
 
 def flatten(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -229,7 +576,7 @@ def varying_knobs(runs: list[Run]) -> list[str]:
     knobs: list[str] = []
     by_env: dict[str, list[dict[str, Any]]] = {}
     for run in runs:
-        by_env.setdefault(run.env, []).append(flatten(run.metrics["config"]))
+        by_env.setdefault(run.env, []).append(run.settings)
     for configs in by_env.values():
         keys: list[str] = []
         for config in configs:
@@ -248,8 +595,7 @@ def summary_frame(runs: list[Run], knobs: list[str] | None = None) -> pd.DataFra
     knobs = varying_knobs(runs) if knobs is None else knobs
     rows = []
     for run in runs:
-        config = flatten(run.metrics["config"])
-        row = {knob: config.get(knob) for knob in knobs}
+        row = {knob: run.settings.get(knob) for knob in knobs}
         row.update({k: v for k, v in metric_columns(run).items() if k not in row})
         rows.append(row)
     frame = pd.DataFrame(rows)

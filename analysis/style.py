@@ -35,6 +35,8 @@ RC = {
     "lines.linewidth": 2.5,
     "lines.markersize": 8,
     "svg.fonttype": "none",
+    # Text from runs (knob values, names) is shown as written: "$x$" is not mathtext.
+    "text.parse_math": False,
     # SVG element ids from a fixed salt, so the same runs give the same files byte for byte.
     "svg.hashsalt": "instrumental",
 }

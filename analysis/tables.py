@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from pathlib import Path
 
 import pandas as pd
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from .convergence import VERDICT_COLUMNS, convergence_verdict, group_curves, group_optimum
@@ -182,13 +184,20 @@ def print_table(table: pd.DataFrame, config_columns: list[str], console: Console
     for name in header:
         rich_table.add_column(name, justify="left" if name in config_columns else "right")
     for line in cells:
-        rich_table.add_row(*line)
+        rich_table.add_row(*[escape(cell) for cell in line])  # "[red]" in a knob is text
     console.print(rich_table)
+
+
+def markdown_cell(text: str) -> str:
+    """``text`` as one Markdown table cell: a ``|`` or a line break in a knob value does
+    not end the cell or the row, and no HTML or code span is opened."""
+    text = " ".join(str(text).splitlines())
+    return re.sub(r"([\\|<>`])", r"\\\1", text)
 
 
 def write_markdown(table: pd.DataFrame, config_columns: list[str], path: Path) -> None:
     """The table as a GitHub-flavoured Markdown table."""
     header, cells = display_rows(table, config_columns)
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(line) + " |" for line in cells]
+    lines = ["| " + " | ".join(map(markdown_cell, header)) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(map(markdown_cell, line)) + " |" for line in cells]
     path.write_text("\n".join(lines) + "\n")

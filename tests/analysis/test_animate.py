@@ -1,6 +1,10 @@
 from __future__ import annotations
 
+import base64
 import json
+import os
+import pickle
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -62,3 +66,119 @@ def test_a_fleet_run_is_animated_from_its_model_pt(tmp_path: Path, compose_confi
     assert main([str(run), "--episodes", "1"]) == 0
     with Image.open(run / "agent.gif") as gif:
         assert gif.n_frames == 1 + 5
+
+
+class MakesDir:
+    """Unpickling this creates a folder: the marker that code ran."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = str(path)
+
+    def __reduce__(self) -> tuple:
+        return (os.mkdir, (self.path,))
+
+
+def plant_model_zip(run_dir: Path, marker: Path) -> Path:
+    """A ``model.zip`` whose ``data`` holds a pickle that creates ``marker`` when loaded."""
+    payload = base64.b64encode(pickle.dumps(MakesDir(marker))).decode()
+    data = {"policy_class": {":type:": "<class 'abc.ABCMeta'>", ":serialized:": payload}}
+    with zipfile.ZipFile(run_dir / "model.zip", "w") as archive:
+        archive.writestr("data", json.dumps(data))
+    return run_dir / "model.zip"
+
+
+def run_main(argv: list[str]) -> int:
+    try:
+        return main(argv)
+    except SystemExit as exit_:  # argparse's own errors
+        return int(exit_.code)
+
+
+@pytest.fixture
+def fleet_run(tmp_path: Path, compose_config) -> Path:
+    from instrumental.train.fleet import train_job
+
+    cfg = compose_config(
+        "trainer=fleet", "seeds=1", "total_timesteps=512", "eval_episodes=5", "curve_points=1",
+        "algo.n_steps=64", "env.shutdown_prob=0.0", "env.max_steps=5",
+    )  # fmt: skip
+    train_job(cfg, tmp_path / "job")
+    return tmp_path / "job" / "seed=0"
+
+
+def test_the_planted_model_zip_runs_code_when_sb3_loads_it(tmp_path: Path) -> None:
+    marker = tmp_path / "code-ran"
+    with pytest.raises(KeyError):
+        PPO.load(plant_model_zip(tmp_path, marker), device="cpu")
+    assert marker.is_dir()  # so the tests below would see it, were the zip ever loaded
+
+
+def test_a_fleet_run_loads_model_pt_and_never_a_model_zip_beside_it(
+    fleet_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    marker = tmp_path / "code-ran"
+    plant_model_zip(fleet_run, marker)
+    assert main([str(fleet_run), "--episodes", "1"]) == 0
+    assert not marker.exists()
+    assert (fleet_run / "agent.gif").exists()
+    assert "unpickles" not in capsys.readouterr().err
+
+
+def test_a_fleet_run_without_model_pt_is_refused_though_a_model_zip_is_there(
+    fleet_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    marker = tmp_path / "code-ran"
+    plant_model_zip(fleet_run, marker)
+    (fleet_run / "model.pt").unlink()
+    assert main([str(fleet_run)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "model.pt: no such file" in err[0]
+    assert not marker.exists() and not (fleet_run / "agent.gif").exists()
+
+
+def test_a_model_pt_holding_code_is_refused_in_one_line(
+    fleet_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    marker = tmp_path / "code-ran"
+    (fleet_run / "model.pt").write_bytes(pickle.dumps({"state_dict": MakesDir(marker)}))
+    assert main([str(fleet_run)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "not a saved fleet agent" in err[0]
+    assert not marker.exists()
+
+
+def test_an_sb3_model_zip_is_loaded_after_the_trust_warning(
+    untrained_run: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main([str(untrained_run), "--episodes", "1"]) == 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert "model.zip unpickles it" in err[0] and "only runs you made or trust" in err[0]
+
+
+@pytest.mark.parametrize(
+    ("options", "named"),
+    [
+        (["--fps", "0"], "--fps=0"),
+        (["--fps", "abc"], "--fps"),
+        (["--episodes", "0"], "--episodes=0"),
+        (["--episodes", "100000"], "--episodes=100000"),
+        (["--seed", "-1"], "--seed=-1"),
+    ],
+)
+def test_bad_options_are_one_line_and_write_nothing(
+    untrained_run: Path, capsys: pytest.CaptureFixture[str], options: list[str], named: str
+) -> None:
+    assert run_main([str(untrained_run), *options]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and named in err[0], err
+    assert not (untrained_run / "agent.gif").exists()
+
+
+def test_a_metrics_file_that_is_not_a_file_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "metrics.json").symlink_to("/dev/zero")  # read whole, it would never end
+    assert main([str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "not a regular file" in err[0]
