@@ -97,7 +97,7 @@ def test_a_knob_by_discount_sweep_gets_a_phase_diagram(tmp_path) -> None:
                 root / f"p={prob},gamma=0.9,seed={seed}", seed=seed, knobs={"shutdown_prob": prob}
             )
             metrics = json.loads((run / "metrics.json").read_text())
-            metrics["config"]["gamma"] = 0.9
+            metrics["config"]["gamma"] = metrics["gamma"] = 0.9
             (run / "metrics.json").write_text(json.dumps(metrics))
     make_report([root], tmp_path / "phase")
     assert (tmp_path / "phase" / "phase_offswitch.png").exists()
