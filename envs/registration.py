@@ -54,9 +54,9 @@ class WorldEnv(TabularEnv):
             # gymnasium.make sets its TimeLimit from the registered spec, not from the knobs.
             gym.logger.warn(
                 f"{self.world_class.horizon_knob}={self.world.max_episode_steps} is longer than "
-                f"{self.world_class.gym_id}'s max_episode_steps={registered}: pass "
-                f"max_episode_steps={self.world.max_episode_steps} to gymnasium.make too, or "
-                f"its TimeLimit ends every episode after {registered} steps"
+                f"{self.world_class.gym_id}'s max_episode_steps={registered}: unless you passed "
+                f"max_episode_steps={self.world.max_episode_steps} to gymnasium.make, its "
+                f"TimeLimit ends every episode after {registered} steps"
             )
 
 

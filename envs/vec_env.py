@@ -65,7 +65,7 @@ def event_sets(event_names: Sequence[str]) -> np.ndarray:
 
 
 def world_spec(world: World) -> EnvSpec | None:
-    """The registered spec of ``world``'s Gymnasium id with its non-default knobs as kwargs.
+    """``world``'s Gymnasium id's spec, with its non-default knobs and its horizon.
 
     ``None`` when no id describes the world (a mitigated world, an unregistered class).
     """
@@ -77,7 +77,9 @@ def world_spec(world: World) -> EnvSpec | None:
         for f in dataclasses.fields(world)
         if f.init and getattr(world, f.name) != f.default
     }
-    return dataclasses.replace(gym.spec(env_id), kwargs=knobs)
+    return dataclasses.replace(
+        gym.spec(env_id), kwargs=knobs, max_episode_steps=world.max_episode_steps
+    )
 
 
 @dataclasses.dataclass(frozen=True)
