@@ -11,6 +11,7 @@ copies; the infos are built one small dict per copy.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -120,8 +121,6 @@ class TabularVecEnv(VecEnv):
         self.table = world if isinstance(world, CompiledWorld) else compile_world(world)
         self.world = self.table.world
         self.render_mode = render_mode
-        # The Gymnasium id and knobs of the world, when one describes these tables.
-        self.spec = world_spec(self.world) if self.table is compile_world(self.world) else None
         observation_space = gym.spaces.Box(0.0, 1.0, shape=(self.table.obs_dim,), dtype=np.float32)
         super().__init__(num_envs, observation_space, gym.spaces.Discrete(self.table.n_actions))
         # VecVideoRecorder reads the frame rate here; the copies render as the gym env does.
@@ -147,6 +146,11 @@ class TabularVecEnv(VecEnv):
         #: Gymnasium's ``TimeLimit``: when set, a copy is also truncated at this many steps,
         #: even on a terminating step (the Gymnasium vector face uses it; SB3's leaves it None).
         self.max_episode_steps: int | None = None
+
+    @functools.cached_property
+    def spec(self) -> EnvSpec | None:
+        """The Gymnasium id and knobs of the world, when one describes these tables."""
+        return world_spec(self.world) if self.table is compile_world(self.world) else None
 
     # Dynamics ---------------------------------------------------------------------------
 
