@@ -49,8 +49,8 @@ def check_actions(actions: Any, num_envs: int, n_actions: int) -> np.ndarray:
     if array.dtype.kind not in "iu":
         raise ValueError(f"actions={actions!r} is not allowed: {allowed}; got dtype {array.dtype}")
     array = array.reshape(num_envs).astype(np.int64, copy=False)
-    bad = np.flatnonzero((array < 0) | (array >= n_actions))
-    if bad.size:
+    if array.min() < 0 or array.max() >= n_actions:
+        bad = np.flatnonzero((array < 0) | (array >= n_actions))
         raise ValueError(
             f"actions={actions!r} is not allowed: {allowed}; copy {bad[0]} got {array[bad[0]]}"
         )

@@ -203,3 +203,41 @@ def test_made_envs_pickle_by_their_world_env_class() -> None:
     env = gym.make("instrumental/OffSwitch-v0", shutdown_prob=0.2).unwrapped
     again = pickle.loads(pickle.dumps(env))
     assert type(again) is type(env) and again.world == OffSwitch(shutdown_prob=0.2)
+
+
+def test_register_world_makes_a_new_world_class_a_gymnasium_id_and_vector_env() -> None:
+    import dataclasses
+    from typing import ClassVar
+
+    from instrumental.envs import register_world, registration
+    from tests.envs.test_engine import Line
+
+    @dataclasses.dataclass(frozen=True)
+    class Corridor(Line):
+        name: ClassVar[str] = "corridor"
+        gym_id: ClassVar[str] = "instrumental/Corridor-v0"
+        horizon_knob: ClassVar[str] = "max_steps"
+
+    try:
+        env_class = register_world(Corridor)
+        assert env_class is registration.CorridorEnv and WORLDS["corridor"] is Corridor
+        env = gym.make("instrumental/Corridor-v0", length=2)
+        assert env.spec.max_episode_steps == 10 and env.unwrapped.world == Corridor(length=2)
+        env.reset(seed=0)
+        env.step(0)
+        assert env.step(0)[2]  # arrived after two steps right
+        vec = gym.make_vec("instrumental/Corridor-v0", num_envs=3, length=2)
+        assert isinstance(vec, registration.CorridorVectorEnv)
+        with pytest.raises(ValueError, match="'corridor' names both"):
+
+            @dataclasses.dataclass(frozen=True)
+            class Other(Corridor):
+                gym_id: ClassVar[str] = "instrumental/Other-v0"
+
+            register_world(Other)
+    finally:
+        WORLDS.pop("corridor", None)
+        ENV_IDS.pop("instrumental/Corridor-v0", None)
+        gym.registry.pop("instrumental/Corridor-v0", None)
+        for name in ("CorridorEnv", "CorridorVectorEnv"):
+            vars(registration).pop(name, None)
