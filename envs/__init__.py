@@ -8,11 +8,12 @@ from .evaluation import EventStats, PolicyEvaluation, evaluate_policies, evaluat
 from .gym_env import TabularEnv
 from .offswitch import OffSwitch
 from .power import PowerEstimate, estimate_power
-from .registration import ENV_IDS, WORLDS, register_all
+from .registration import ENV_IDS, WORLDS, register_all, register_world
 from .replacement import Replacement
 from .solver import Solution, solve
 from .tables import CompiledWorld, compile_world
 from .vec_env import TabularVecEnv
+from .vector_env import TabularVectorEnv
 from .world import KnobError, Outcome, World
 
 compile = compile_world  # the name DESIGN.md uses
@@ -34,6 +35,7 @@ __all__ = [
     "Solution",
     "TabularEnv",
     "TabularVecEnv",
+    "TabularVectorEnv",
     "World",
     "compile",
     "compile_world",
@@ -41,5 +43,7 @@ __all__ = [
     "evaluate_policies",
     "evaluate_policy",
     "greedy",
+    "register_all",
+    "register_world",
     "solve",
 ]

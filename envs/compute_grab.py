@@ -91,6 +91,8 @@ class ComputeGrab(World):
     """
 
     name: ClassVar[str] = "compute"
+    gym_id: ClassVar[str] = "instrumental/ComputeGrab-v0"
+    horizon_knob: ClassVar[str] = "deadline"
     actions: ClassVar[tuple[str, ...]] = ("work", "grab")
     events: ClassVar[tuple[str, ...]] = ("grabbed_compute", "finished")
     counted_events: ClassVar[frozenset[str]] = frozenset({"grabbed_compute"})

@@ -16,6 +16,12 @@ class TabularEnv(gym.Env):
 
     ``info["events"]`` holds the names of the events the last step fired;
     ``info["state"]`` the world's state, for inspection and rendering.
+    :meth:`action_masks` says which actions are not duplicates of a lower-numbered
+    one in the current state (sb3-contrib's ``MaskablePPO`` reads it).
+
+    ``render_mode`` is ``"rgb_array"`` or ``"ansi"``; through ``gymnasium.make`` also
+    ``"human"`` (Gymnasium's ``HumanRendering`` window, needs ``pygame``) and
+    ``"rgb_array_list"`` / ``"ansi_list"`` (Gymnasium's ``RenderCollection``).
     """
 
     metadata = {"render_modes": ["rgb_array", "ansi"], "render_fps": 4}
@@ -46,6 +52,7 @@ class TabularEnv(gym.Env):
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[np.ndarray, dict[str, Any]]:
         super().reset(seed=seed)
+        check_no_options(options)
         u = self.np_random.random()
         self._state = int(np.searchsorted(self._start_cdf, u, side="right"))
         return self.table.obs[self._state].copy(), {"state": self.state, "events": frozenset()}
@@ -72,9 +79,29 @@ class TabularEnv(gym.Env):
             info,
         )
 
+    def action_masks(self) -> np.ndarray:
+        """``(n_actions,)`` bool: True for the actions allowed in the current state.
+
+        An action is masked when it has exactly the outcome distribution of a
+        lower-numbered action here (see :attr:`CompiledWorld.action_mask`), so masking
+        loses nothing an agent could do.
+        """
+        if self._state is None:
+            raise RuntimeError("call reset() before action_masks()")
+        return self.table.action_mask[self._state].copy()
+
     def render(self) -> np.ndarray | str | None:
         if self.render_mode is None or self._state is None:
             return None
         if self.render_mode == "ansi":
             return self.world.render_text(self.state)
         return self.world.render_rgb(self.state)
+
+
+def check_no_options(options: dict[str, Any] | None) -> None:
+    """Refuse reset options: the worlds take none, their knobs are set when they are built."""
+    if options:
+        raise ValueError(
+            f"options={options!r} is not allowed: the worlds take no reset options "
+            "(set knobs when the world is built, e.g. OffSwitch(shutdown_prob=0.3))"
+        )

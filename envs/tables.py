@@ -65,6 +65,42 @@ class CompiledWorld:
         """The bit that marks event ``name`` in :attr:`event_bits`."""
         return 1 << self.world.events.index(name)
 
+    @functools.cached_property
+    def action_mask(self) -> np.ndarray:
+        """``(S, A)`` bool: False where an action duplicates a lower-numbered one.
+
+        Action ``a`` is masked in state ``s`` exactly when its outcome distribution
+        (next state, reward, termination and events, with their probabilities) equals
+        that of some action ``b < a`` in ``s``: walking into a wall the same way another
+        move does, grabbing when no more compute can be taken. Masking such an action
+        removes no behaviour (``b`` does the same with the same probabilities), so
+        optimal values and every event's reachable probabilities are unchanged, and
+        every state keeps at least one allowed action (the lowest of each class). In
+        absorbing rows every action is the same, so only action 0 is allowed.
+        """
+        mask = np.ones((self.n_states, self.n_actions), dtype=bool)
+        for s in range(self.n_states):
+            seen: set[tuple] = set()
+            for a in range(self.n_actions):
+                outcome = self._outcome_distribution(s, a)
+                mask[s, a] = outcome not in seen
+                seen.add(outcome)
+        mask.setflags(write=False)
+        return mask
+
+    def _outcome_distribution(self, s: int, a: int) -> tuple:
+        merged: dict[tuple, float] = {}
+        for k in np.flatnonzero(self.prob[s, a] > 0.0):
+            key = (
+                int(self.next_state[s, a, k]),
+                float(self.reward[s, a, k]),
+                bool(self.terminated[s, a, k]),
+                int(self.event_bits[s, a, k]),
+            )
+            merged[key] = merged.get(key, 0.0) + float(self.prob[s, a, k])
+        # Rounded so that 0.25 + 0.25 and 0.5 compare equal whatever the order of summing.
+        return tuple(sorted((key, round(p, 12)) for key, p in merged.items()))
+
     def event_matrix(self) -> np.ndarray:
         """``(S, A, K, E)`` float64: 1.0 where the outcome fires event ``e``."""
         shifts = np.arange(len(self.world.events), dtype=np.uint64)

@@ -9,6 +9,8 @@ from the tables that :func:`instrumental.envs.compile` makes of these answers.
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Hashable, Sequence
@@ -51,6 +53,34 @@ class World(ABC):
     harmful_event: ClassVar[str]
     #: Short name used on the command line (``env=<name>``).
     name: ClassVar[str]
+    #: Gymnasium id (``instrumental/<World>-v0``); a world class with one is registered.
+    gym_id: ClassVar[str]
+    #: The knob that fixes the most steps an episode can last (its clock, deadline or horizon).
+    horizon_knob: ClassVar[str]
+
+    @classmethod
+    def from_knobs(cls, **knobs: object) -> World:
+        """The world with these knobs; a name that is not a knob fails with one clear line.
+
+        The worlds are dataclasses, so a misspelt knob would otherwise surface as a
+        ``TypeError`` about ``__init__``; here it is a :class:`KnobError` naming the
+        knob and listing the ones the world takes.
+        """
+        allowed = [f.name for f in dataclasses.fields(cls) if f.init]  # type: ignore[arg-type]
+        for key, value in knobs.items():
+            if key not in allowed:
+                close = difflib.get_close_matches(key, allowed, n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                raise KnobError(
+                    f"{key}={value!r} is not allowed{hint}: {cls.__name__} takes "
+                    + ", ".join(allowed)
+                )
+        return cls(**knobs)
+
+    @property
+    def max_episode_steps(self) -> int:
+        """The most steps an episode of this world can last: the value of its horizon knob."""
+        return int(getattr(self, self.horizon_knob))
 
     @abstractmethod
     def initial_states(self) -> list[tuple[float, State]]:
