@@ -6,7 +6,7 @@
 # daemon this script started is stopped on exit, whatever happens.
 #
 #   bash bench/cluster_smoke.sh            # Ray, then SLURM
-#   SKIP_SLURM=1 bash bench/cluster_smoke.sh
+#   SKIP_SLURM=1 bash bench/cluster_smoke.sh    # (or SKIP_RAY=1)
 #
 # Ray needs `pip install -e '.[ray]'`; without it (or without root for SLURM) that part
 # is skipped with a line saying why. Exit 0 only if every part that ran matched.
@@ -19,6 +19,10 @@ RAY_STARTED=0
 DAEMONS=()
 
 cleanup() {
+  if [ -n "${SLURM_CONF:-}" ]; then  # jobs first: a killed slurmd would leave their steps
+    squeue -h -o %i 2>/dev/null | xargs -r scancel 2>/dev/null || true
+    sleep 2
+  fi
   if [ "$RAY_STARTED" = 1 ]; then "$BIN/ray" stop --force >/dev/null 2>&1 || true; fi
   for pid in "${DAEMONS[@]}"; do kill "$pid" 2>/dev/null || true; done
   for pid in "${DAEMONS[@]}"; do wait "$pid" 2>/dev/null || true; done
@@ -53,7 +57,9 @@ echo "cluster smoke: local launcher"
 "$BIN/instrumental-train" "${SWEEP[@]}" hydra/launcher=local hydra.sweep.dir="$WORK/local" >"$WORK/local.log" 2>&1
 
 status=0
-if "$BIN/python" -c "import ray, hydra_plugins.hydra_ray_launcher" 2>/dev/null; then
+if [ -n "${SKIP_RAY:-}" ]; then
+  echo "cluster smoke: Ray skipped (SKIP_RAY set)"
+elif "$BIN/python" -c "import ray, hydra_plugins.hydra_ray_launcher" 2>/dev/null; then
   echo "cluster smoke: Ray head (ray start --head) and hydra/launcher=ray_cluster"
   "$BIN/ray" start --head --num-cpus="$(nproc)" --include-dashboard=false \
     --disable-usage-stats >"$WORK/ray-start.log" 2>&1
@@ -85,7 +91,8 @@ else
   dd if=/dev/urandom of="$S/munge/munge.key" bs=1024 count=1 status=none
   chmod 700 "$S/munge" && chmod 400 "$S/munge/munge.key"
   munged --foreground --force --key-file="$S/munge/munge.key" --socket="$S/munge/socket" \
-    --pid-file="$S/munge/munged.pid" --log-file="$S/munge/munged.log" --seed-file="$S/munge/seed" &
+    --pid-file="$S/munge/munged.pid" --log-file="$S/munge/munged.log" --seed-file="$S/munge/seed" \
+    2>"$S/munge/stderr.log" &
   DAEMONS+=($!)
   cat >"$S/slurm.conf" <<EOF
 ClusterName=smoke
