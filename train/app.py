@@ -10,7 +10,6 @@ cleanly; a full disk or read-only storage is one line, not a traceback.
 
 from __future__ import annotations
 
-import errno
 import json
 import logging
 import os
@@ -36,6 +35,7 @@ from .run import ConfigError, train_and_measure
 from .sweeper import (
     ERROR_FILE,
     RUNNING_FILE,
+    STORAGE_ERRORS,
     SWEEP_KEY,
     JobFailed,
     config_dir_args,
@@ -53,8 +53,6 @@ Plugins.instance().register(InstrumentalSweeper)
 
 #: Settings that change nothing in a run's results: a resumed run may differ in them.
 NOT_RESULTS = ("progress", "retrain")
-#: Storage faults that get one line, not a traceback.
-STORAGE_ERRORS = (errno.ENOSPC, errno.EROFS, errno.EDQUOT, errno.EACCES)
 
 
 def config_changes(recorded: dict[str, Any], wanted: dict[str, Any], prefix: str = "") -> list[str]:

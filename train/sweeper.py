@@ -18,6 +18,7 @@ submitit, Ray):
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import shlex
@@ -30,7 +31,6 @@ from pathlib import Path
 from typing import Any
 
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
-from hydra.core.config_store import ConfigStore
 from hydra.core.hydra_config import HydraConfig
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.utils import JobReturn
@@ -45,6 +45,8 @@ ERROR_FILE = "error.txt"
 RUNNING_FILE = ".running"
 #: The ``hydra.job.env_set`` key that carries the sweep's id and command to every job.
 SWEEP_KEY = "INSTRUMENTAL_SWEEP"
+#: Storage faults that get one line, not a traceback: a full disk, read-only storage.
+STORAGE_ERRORS = (errno.ENOSPC, errno.EROFS, errno.EDQUOT, errno.EACCES)
 
 
 class Interrupted(KeyboardInterrupt):
@@ -152,13 +154,12 @@ class Sweeper(BasicSweeper):
         parser = OverridesParser.create(config_loader=self.hydra_context.config_loader)
         self.overrides = self.split_arguments(parser.parse_overrides(params), self.max_batch_size)
         sweep_dir = Path(self.config.hydra.sweep.dir)
-        sweep_dir.mkdir(parents=True, exist_ok=True)
-        OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
-
         previous = signal.signal(signal.SIGTERM, raise_interrupted)
         returns: list[Sequence[JobReturn]] = []
         start = 0
         try:
+            sweep_dir.mkdir(parents=True, exist_ok=True)
+            OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
             while not self.is_done():
                 batch = self.get_job_batch()
                 self.validate_batch_is_legal(batch)
@@ -166,6 +167,17 @@ class Sweeper(BasicSweeper):
                 start += len(batch)
         except KeyboardInterrupt as err:
             self._report_interrupt(err, outcome, start)
+        except OSError as err:
+            if err.errno not in STORAGE_ERRORS:
+                raise
+            print(
+                f"instrumental-train: error: cannot write {err.filename or sweep_dir}: "
+                f"{err.strerror}; nothing finished was lost. Free space or make "
+                f"{sweep_dir} writable (or pass another hydra.sweep.dir), then run the "
+                "same command again",
+                file=sys.stderr,
+            )
+            sys.exit(1)
         finally:
             signal.signal(signal.SIGTERM, previous)
         return returns
@@ -194,6 +206,10 @@ class Sweeper(BasicSweeper):
             results = list(self.launcher.launch(batch, initial_job_idx=start))
         except KeyboardInterrupt:
             raise
+        except OSError as err:
+            if err.errno in STORAGE_ERRORS:
+                raise  # Hydra could not write a job's folder: one line for the sweep
+            return self._recover(batch, start, outcome, err)
         except Exception as err:  # the launcher lost jobs: account for every one of them
             return self._recover(batch, start, outcome, err)
         for job in results:
@@ -278,6 +294,7 @@ class Sweeper(BasicSweeper):
 
     @staticmethod
     def _mark_failed(job_dir: Path, message: str, outcome: SweepOutcome) -> None:
+        outcome.failed[job_dir] = message  # listed even where error.txt cannot be written
         try:
             job_dir.mkdir(parents=True, exist_ok=True)
             (job_dir / ERROR_FILE).write_text(error_text(message, outcome.sweep_id))
@@ -326,15 +343,3 @@ def _shell_word(word: str) -> str:
     if "'" in word and not any(c in word for c in '"$`\\!'):
         return f'"{word}"'  # hydra.run.dir='a,b' reads better than shlex's '"'"' splices
     return shlex.quote(word)
-
-
-ConfigStore.instance().store(
-    group="hydra/sweeper",
-    name="instrumental",
-    node={
-        "_target_": "hydra_plugins.instrumental_sweeper.InstrumentalSweeper",
-        "max_batch_size": None,
-        "params": None,
-    },
-    provider="instrumental",
-)

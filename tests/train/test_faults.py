@@ -374,3 +374,23 @@ def test_resume_with_a_changed_config_says_what_changed_and_overwrites_nothing(t
     assert (
         json.loads((run / "metrics.json").read_text())["config"]["algo"]["learning_rate"] == 0.001
     )
+
+
+def test_rerunning_a_sweep_on_read_only_storage_ends_in_one_line(tmp_path):
+    disk = tmp_path / "disk"
+    if not _tiny_tmpfs(disk, "16m"):
+        pytest.skip("needs mount (root) for a read-only file system; root ignores chmod")
+    sweep = disk / "sweep"
+    args = ("-m", "seed=0", *TINY, "hydra/launcher=basic", f"hydra.sweep.dir={sweep}")
+    try:
+        first = train_cli(*args, cwd=tmp_path)
+        assert first.returncode == 0, first.stderr
+        metrics = next(sweep.rglob("metrics.json")).read_bytes()
+        subprocess.run(["mount", "-o", "remount,ro", str(disk)], check=True)
+        again = train_cli(*args, cwd=tmp_path)
+        assert next(sweep.rglob("metrics.json")).read_bytes() == metrics
+    finally:
+        subprocess.run(["umount", str(disk)], check=False)
+    assert again.returncode == 1
+    (line,) = stderr_lines(again.stderr)
+    assert "cannot write" in line and "Read-only file system" in line
