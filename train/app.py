@@ -200,7 +200,7 @@ def train(cfg: DictConfig) -> float | JobFailed | None:
         if not seed_block and finished:
             _skip(out_dir, hydra_dir, "already has metrics.json")
             return None
-        if seed_block and len(finished) == resolved.get("seeds", 1):
+        if seed_block and finished and len(finished) == resolved.get("seeds", 1):
             _skip(out_dir, hydra_dir, "every seed already has metrics.json")
             return None
     except OSError as err:
