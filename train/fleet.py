@@ -49,6 +49,7 @@ from instrumental.envs import CompiledWorld, compile_world
 from .fleet_env import FleetWorlds
 from .fleet_ppo import FleetActorCritic, FleetAdam
 from .metrics import (
+    atomic_file,
     curve_rows,
     optimal_metrics,
     policy_metrics,
@@ -363,16 +364,17 @@ def _train_group(cfg, world, table, optimal, seeds, out_dirs, bar) -> list[dict]
     ):
         measuring = time.perf_counter()
         out_dir.mkdir(parents=True, exist_ok=True)
-        torch.save(
-            {
-                "state_dict": fleet.net.state_dict(i),
-                "net_arch": list(cfg["algo"]["net_arch"]),
-                "activation": cfg["algo"]["activation"],
-                "obs_dim": table.obs_dim,
-                "n_actions": table.n_actions,
-            },
-            out_dir / "model.pt",
-        )
+        with atomic_file(out_dir / "model.pt", "wb") as f:
+            torch.save(
+                {
+                    "state_dict": fleet.net.state_dict(i),
+                    "net_arch": list(cfg["algo"]["net_arch"]),
+                    "activation": cfg["algo"]["activation"],
+                    "obs_dim": table.obs_dim,
+                    "n_actions": table.n_actions,
+                },
+                f,
+            )
         write_curve(out_dir / "curve.csv", curves[i])
         sampled = sample_event_rates(
             table, probs, cfg["eval_episodes"], fleet.streams[i].evaluation

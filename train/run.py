@@ -24,6 +24,7 @@ from instrumental.envs.mitigations import mitigate
 
 from .config import ALGO_SCHEMAS, ENV_SCHEMAS, LogConfig, MitigationConfig, TrainConfig
 from .metrics import (
+    atomic_file,
     curve_row,
     optimal_metrics,
     policy_metrics,
@@ -163,14 +164,19 @@ class ExactCurve(BaseCallback):
 
 
 def write_curve(path: Path, rows: list[dict[str, float]]) -> None:
+    """``curve.csv``, written atomically (absent, the previous curve, or the new one)."""
     if not rows:
         return
-    tmp = path.with_suffix(".csv.tmp")
-    with open(tmp, "w", newline="") as f:
+    with atomic_file(path) as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
-    tmp.replace(path)
+
+
+def save_model(model: BaseAlgorithm, path: Path) -> None:
+    """SB3's ``model.save``, atomic: ``path`` is the previous model or the new one, whole."""
+    with atomic_file(path, "wb") as f:
+        model.save(f)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -208,7 +214,7 @@ def train_and_measure(cfg: dict[str, Any], out_dir: Path) -> dict[str, Any]:
         model.learn(cfg["total_timesteps"], callback=curve, progress_bar=cfg["progress"])
     finally:
         # An interrupted run still leaves its model and the curve so far.
-        model.save(out_dir / "model.zip")
+        save_model(model, out_dir / "model.zip")
         write_curve(out_dir / "curve.csv", curve.rows)
     curve.record()
     write_curve(out_dir / "curve.csv", curve.rows)
