@@ -159,7 +159,7 @@ class FleetPPO:
         """
         n, t_len, e = self.n_agents, self.n_steps, self.n_envs
         dev = self.device
-        agents = np.arange(n)[:, None]
+        agent_rows = np.arange(n)[:, None] * self.table.n_states
         rows = torch.arange(n, device=dev)[:, None, None]
         tabulate = self.table.n_states <= TABULATE_STATES_PER_ROLLOUT_STEP * t_len * e
         # The unique-pair update reads the rollout policy's table of log-probabilities.
@@ -188,10 +188,11 @@ class FleetPPO:
                     all_obs = self.obs_table.expand(n, *self.obs_table.shape)
                     table_log_probs = torch.log_softmax(self.net.logits(all_obs), dim=-1)
                     table_values = self.net.values(all_obs)
-                    table_cdf = _cdf(table_log_probs)
+                    # Flat, indexed by agent * S + state: one lookup per step.
+                    table_cdf = _cdf(table_log_probs).reshape(n * self.table.n_states, -1)
                 for step in range(t_len):
                     if tabulate:
-                        cdf = table_cdf[agents, state]
+                        cdf = table_cdf[agent_rows + state]
                     else:
                         obs = self.obs_table[torch.as_tensor(state, device=dev)]
                         log_probs_all = torch.log_softmax(self.net.logits(obs), dim=-1)
