@@ -18,7 +18,12 @@ rollout's policy is fixed, so for worlds of at most ``TABULATE_STATES_PER_ROLLOU
 states per rollout step the networks run once over every state and each step is a
 table lookup; minibatches are slices of one shuffle per epoch; the optimiser is one
 fused kernel over one buffer (:class:`.fleet_ppo.FleetAdam`). What remains is the
-update's batched matrix products and the elementwise passes between them.
+update's batched matrix products and the elementwise passes between them; with
+``fleet_update=unique`` (the default, :mod:`.fleet_loss`) a minibatch's loss runs the
+networks on its distinct states only, the same loss and gradient to rounding, so an
+update costs per distinct state rather than per sample and large rollouts (many
+``n_envs``) become cheap. ``fleet_update=per_sample`` is the per-sample update, bit for
+bit as before it; worlds too large to tabulate always update per sample.
 
 Agent ``k`` draws every random number from ``RunStreams.from_seed(k)``, exactly
 the streams an SB3 run with ``seed=k`` is given: ``env`` for its environment
