@@ -119,6 +119,9 @@ class TrainConfig:
     device: str = "cpu"
     progress: bool = True  # a progress bar (single runs only; sweeps never draw one)
     trainer: str = "sb3"  # sb3: one SB3 agent per job | fleet: all of the job's seeds at once
+    # trainer=fleet: unique runs the networks on each minibatch's distinct states (same loss
+    # and gradient to rounding, several times faster); per_sample on every sample, as SB3.
+    fleet_update: str = "unique"
     seeds: int = 1  # the job trains seeds seed .. seed+seeds-1, into <job dir>/seed=<k>/
 
 

@@ -18,7 +18,12 @@ rollout's policy is fixed, so for worlds of at most ``TABULATE_STATES_PER_ROLLOU
 states per rollout step the networks run once over every state and each step is a
 table lookup; minibatches are slices of one shuffle per epoch; the optimiser is one
 fused kernel over one buffer (:class:`.fleet_ppo.FleetAdam`). What remains is the
-update's batched matrix products and the elementwise passes between them.
+update's batched matrix products and the elementwise passes between them; with
+``fleet_update=unique`` (the default, :mod:`.fleet_loss`) a minibatch's loss runs the
+networks on its distinct states only, the same loss and gradient to rounding, so an
+update costs per distinct state rather than per sample and large rollouts (many
+``n_envs``) become cheap. ``fleet_update=per_sample`` is the per-sample update, bit for
+bit as before it; worlds too large to tabulate always update per sample.
 
 Agent ``k`` draws every random number from ``RunStreams.from_seed(k)``, exactly
 the streams an SB3 run with ``seed=k`` is given: ``env`` for its environment
@@ -47,6 +52,12 @@ from tqdm import tqdm
 from instrumental.envs import CompiledWorld, compile_world
 
 from .fleet_env import FleetWorlds
+from .fleet_loss import (
+    aggregate_minibatch,
+    normalise_advantages,
+    per_sample_loss,
+    unique_pair_loss,
+)
 from .fleet_ppo import FleetActorCritic, FleetAdam
 from .metrics import (
     atomic_file,
@@ -111,6 +122,7 @@ class FleetPPO:
         algo = cfg["algo"]
         self.cfg, self.table, self.seeds = cfg, table, list(seeds)
         self.device = resolve_device(cfg["device"])
+        self.fleet_update = cfg.get("fleet_update", "unique")
         self.gamma = float(cfg["gamma"])
         self.n_envs, self.n_steps = cfg["n_envs"], algo["n_steps"]
         self.streams = [RunStreams.from_seed(k) for k in self.seeds]
@@ -153,9 +165,11 @@ class FleetPPO:
         """
         n, t_len, e = self.n_agents, self.n_steps, self.n_envs
         dev = self.device
-        agents = np.arange(n)[:, None]
+        agent_rows = np.arange(n)[:, None] * self.table.n_states
         rows = torch.arange(n, device=dev)[:, None, None]
         tabulate = self.table.n_states <= TABULATE_STATES_PER_ROLLOUT_STEP * t_len * e
+        # The unique-pair update reads the rollout policy's table of log-probabilities.
+        unique = tabulate and self.fleet_update == "unique"
         state = self.worlds.reset(t_len)
         episode_starts = np.ones((n, e), dtype=bool)
         # What the worlds return stays in numpy until the rollout ends.
@@ -180,10 +194,11 @@ class FleetPPO:
                     all_obs = self.obs_table.expand(n, *self.obs_table.shape)
                     table_log_probs = torch.log_softmax(self.net.logits(all_obs), dim=-1)
                     table_values = self.net.values(all_obs)
-                    table_cdf = _cdf(table_log_probs)
+                    # Flat, indexed by agent * S + state: one lookup per step.
+                    table_cdf = _cdf(table_log_probs).reshape(n * self.table.n_states, -1)
                 for step in range(t_len):
                     if tabulate:
-                        cdf = table_cdf[agents, state]
+                        cdf = table_cdf[agent_rows + state]
                     else:
                         obs = self.obs_table[torch.as_tensor(state, device=dev)]
                         log_probs_all = torch.log_softmax(self.net.logits(obs), dim=-1)
@@ -231,6 +246,15 @@ class FleetPPO:
                 torch.as_tensor(episode_starts, dtype=torch.float32, device=dev),
             )
             returns = advantages + buf_values
+            if unique:
+                self._update_unique(
+                    states.reshape(n, -1),
+                    actions_t.reshape(n, -1),
+                    advantages.reshape(n, -1),
+                    returns.reshape(n, -1),
+                    table_log_probs,
+                )
+                continue
             self._update(
                 self.obs_table[states.reshape(n, -1)],
                 actions_t.reshape(n, -1),
@@ -256,7 +280,6 @@ class FleetPPO:
     def _update(self, obs, actions, old_log_probs, advantages, returns) -> None:
         algo = self.cfg["algo"]
         size, batch = obs.shape[1], algo["batch_size"]
-        clip, ent_coef, vf_coef = algo["clip_range"], algo["ent_coef"], algo["vf_coef"]
         n = self.n_agents
         offsets = np.arange(n)[:, None] * size
         data = (obs, actions, old_log_probs, advantages, returns)
@@ -269,29 +292,52 @@ class FleetPPO:
                 t.reshape(n * size, *t.shape[2:]).index_select(0, flat).view(t.shape) for t in data
             ]
             for start in range(0, size, batch):
-                obs_mb, actions_mb, old_mb, adv, returns_mb = (
-                    t[:, start : start + batch] for t in shuffled
+                minibatch = (t[:, start : start + batch] for t in shuffled)
+                loss = per_sample_loss(self.net, *minibatch, *self._coefficients())
+                self._step(loss)
+
+    def _update_unique(self, states, actions, advantages, returns, old_log_prob_table) -> None:
+        """:meth:`_update` on each minibatch's unique (state, action) pairs: the same draws,
+        minibatches and normalised advantages, the same loss and gradient to rounding."""
+        algo = self.cfg["algo"]
+        size, batch = states.shape[1], algo["batch_size"]
+        n_states, n_actions = self.table.n_states, self.table.n_actions
+        states_np, actions_np = states.cpu().numpy(), actions.cpu().numpy()
+        returns_np = returns.cpu().numpy()
+        offsets = np.arange(self.n_agents)[:, None] * size
+        for _ in range(algo["n_epochs"]):
+            order = np.stack([g.permutation(size) for g in self.learner_rngs])
+            flat = torch.as_tensor((order + offsets).reshape(-1), device=self.device)
+            shuffled_adv = advantages.reshape(-1).index_select(0, flat).view(advantages.shape)
+            mb_states, mb_actions, mb_returns = (
+                np.take_along_axis(a, order, 1) for a in (states_np, actions_np, returns_np)
+            )
+            for start in range(0, size, batch):
+                mb = slice(start, start + batch)
+                adv = normalise_advantages(shuffled_adv[:, mb]).cpu().numpy()
+                unique = aggregate_minibatch(
+                    mb_states[:, mb],
+                    mb_actions[:, mb],
+                    adv,
+                    mb_returns[:, mb],
+                    n_states,
+                    n_actions,
                 )
-                # Actions on the middle axis: CPU torch's log-softmax runs several times
-                # faster there than along a last axis of a few actions.
-                logits = self.net.logits(obs_mb).transpose(1, 2)  # (n, A, batch)
-                log_probs_all = torch.log_softmax(logits, dim=1)
-                log_prob = log_probs_all.gather(1, actions_mb[:, None])[:, 0]
-                entropy = -(log_probs_all.exp() * log_probs_all).sum(1)
-                values = self.net.values(obs_mb)
-                if adv.shape[1] > 1:
-                    adv = (adv - adv.mean(1, keepdim=True)) / (adv.std(1, keepdim=True) + 1e-8)
-                ratio = torch.exp(log_prob - old_mb)
-                policy_loss = -torch.min(adv * ratio, adv * ratio.clamp(1 - clip, 1 + clip))
-                value_loss = (returns_mb - values) ** 2
-                loss = (
-                    policy_loss.mean(1) - ent_coef * entropy.mean(1) + vf_coef * value_loss.mean(1)
+                loss = unique_pair_loss(
+                    self.net, self.obs_table, old_log_prob_table, unique, *self._coefficients()
                 )
-                self.optimizer.zero_grad()
-                # A sum of per-agent losses: each agent's gradient is its own loss's gradient.
-                loss.sum().backward()
-                self.optimizer.clip_grad_norm(algo["max_grad_norm"])
-                self.optimizer.step()
+                self._step(loss)
+
+    def _coefficients(self) -> tuple[float, float, float]:
+        algo = self.cfg["algo"]
+        return algo["clip_range"], algo["ent_coef"], algo["vf_coef"]
+
+    def _step(self, loss: torch.Tensor) -> None:
+        self.optimizer.zero_grad()
+        # A sum of per-agent losses: each agent's gradient is its own loss's gradient.
+        loss.sum().backward()
+        self.optimizer.clip_grad_norm(self.cfg["algo"]["max_grad_norm"])
+        self.optimizer.step()
 
 
 def group_size(device: torch.device, n_seeds: int) -> int:

@@ -41,6 +41,14 @@ class FleetWorlds:
         self._start_cdf = np.cumsum(table.initial_prob)
         self._start_cdf[-1] = 1.0
         self.state = np.zeros((len(self.generators), n_envs), dtype=np.int64)
+        # Flat views indexed by ``state * A + action`` (and ``* K + outcome``): one-array
+        # lookups cost a fraction of numpy's multi-array fancy indexing at every step.
+        n_states, n_actions, n_outcomes = table.next_state.shape
+        self._n_actions, self._n_outcomes = n_actions, n_outcomes
+        self._cum_prob = table.cum_prob.reshape(n_states * n_actions, n_outcomes)
+        self._next_state = table.next_state.reshape(-1)
+        self._terminated = table.terminated.reshape(-1)
+        self._reward = table.reward.reshape(-1)
         self._uniforms = np.zeros((0, len(self.generators), 2, n_envs))
         self._cursor = 0
 
@@ -64,12 +72,13 @@ class FleetWorlds:
         t = self.table
         u = self._uniforms[self._cursor]
         self._cursor += 1
-        s = self.state
-        k = (u[:, 0, :, None] >= t.cum_prob[s, actions]).sum(axis=-1)
-        nxt = t.next_state[s, actions, k]
-        terminated = t.terminated[s, actions, k]
+        pair = self.state * self._n_actions + actions
+        k = (u[:, 0, :, None] >= self._cum_prob[pair]).sum(axis=-1)
+        outcome = pair * self._n_outcomes + k
+        nxt = self._next_state[outcome]
+        terminated = self._terminated[outcome]
         truncated = t.time_limit[nxt] & ~terminated
         done = terminated | truncated
         restarts = np.searchsorted(self._start_cdf, u[:, 1], side="right")
         self.state = np.where(done, restarts, nxt)
-        return FleetStep(nxt, self.state, t.reward[s, actions, k], terminated, truncated)
+        return FleetStep(nxt, self.state, self._reward[outcome], terminated, truncated)

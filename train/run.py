@@ -80,6 +80,12 @@ def _check_known_keys(section: str, given: dict[str, Any], schema: type) -> None
             raise ConfigError(f"{where} is not a known setting: {suggest(key, known)}")
 
 
+#: How the fleet trainer computes a minibatch's loss (``instrumental.train.fleet_loss``):
+#: ``unique`` runs the networks on its distinct states (tabulated rollouts; other rollouts
+#: update per sample), ``per_sample`` on every sample, as SB3 does.
+FLEET_UPDATES = ("unique", "per_sample")
+
+
 def check_run_config(cfg: dict[str, Any]) -> None:
     """Reject unknown keys and out-of-range settings before any training starts."""
     _check_known_keys("", cfg, TrainConfig)
@@ -100,6 +106,11 @@ def check_run_config(cfg: dict[str, Any]) -> None:
             raise ConfigError(f"{field}={cfg[field]!r} is not allowed: must be an integer >= 1")
     if not isinstance(cfg["eval_episodes"], int) or cfg["eval_episodes"] < 0:
         raise ConfigError(f"eval_episodes={cfg['eval_episodes']!r} is not allowed: must be >= 0")
+    update = cfg.get("fleet_update", "unique")
+    if update not in FLEET_UPDATES:
+        raise ConfigError(
+            f"fleet_update={update!r} is not allowed: {suggest(str(update), FLEET_UPDATES)}"
+        )
     if not 0.0 < cfg["gamma"] <= 1.0:
         raise ConfigError(f"gamma={cfg['gamma']!r} is not allowed: must be in (0, 1]")
     if algo["activation"] not in ACTIVATIONS:

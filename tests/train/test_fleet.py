@@ -15,7 +15,13 @@ import torch
 import instrumental.train.fleet as fleet_module  # noqa: E402
 from instrumental.envs import compile_world  # noqa: E402
 from instrumental.train.fleet import FleetPPO, train_fleet  # noqa: E402
-from instrumental.train.fleet_ppo import FleetAdam  # noqa: E402
+from instrumental.train.fleet_loss import (  # noqa: E402
+    aggregate_minibatch,
+    normalise_advantages,
+    per_sample_loss,
+    unique_pair_loss,
+)
+from instrumental.train.fleet_ppo import FleetActorCritic, FleetAdam  # noqa: E402
 from instrumental.train.run import build_world, train_and_measure  # noqa: E402
 from tests.metrics_schema import check_run_folder
 
@@ -79,9 +85,15 @@ def rollout_mode(request, monkeypatch):
     return request.param
 
 
-def test_changing_one_seed_leaves_every_other_agent_bit_identical(tmp_path, rollout_mode):
-    run_fleet(tmp_path / "a", [0, 1, 2])
-    run_fleet(tmp_path / "b", [0, 7, 2])  # agent 1 gets other weights and other episodes
+@pytest.fixture(params=["unique", "per_sample"])
+def update(request) -> str:
+    """The ``fleet_update=`` override: minibatch losses on unique states, or per sample."""
+    return f"fleet_update={request.param}"
+
+
+def test_changing_one_seed_leaves_every_other_agent_bit_identical(tmp_path, rollout_mode, update):
+    run_fleet(tmp_path / "a", [0, 1, 2], update)
+    run_fleet(tmp_path / "b", [0, 7, 2], update)  # agent 1 gets other weights and episodes
     assert_same_run(tmp_path / "a" / "seed=0", tmp_path / "b" / "seed=0")
     assert_same_run(tmp_path / "a" / "seed=2", tmp_path / "b" / "seed=2")
     _, changed = policy_and_weights(tmp_path / "b" / "seed=7")
@@ -89,11 +101,104 @@ def test_changing_one_seed_leaves_every_other_agent_bit_identical(tmp_path, roll
     assert not torch.equal(changed["action_net.weight"], original["action_net.weight"])
 
 
-def test_an_agent_trained_alone_matches_the_same_seed_in_a_fleet(tmp_path, rollout_mode):
+def test_an_agent_trained_alone_matches_the_same_seed_in_a_fleet(tmp_path, rollout_mode, update):
     # What lets a re-run train only the missing seeds of an interrupted fleet job.
-    run_fleet(tmp_path / "fleet", [3, 4, 5])
-    run_fleet(tmp_path / "alone", [4])
+    run_fleet(tmp_path / "fleet", [3, 4, 5], update)
+    run_fleet(tmp_path / "alone", [4], update)
     assert_same_run(tmp_path / "fleet" / "seed=4", tmp_path / "alone" / "seed=4")
+
+
+def test_an_agent_is_bit_identical_beside_agents_that_visit_other_numbers_of_states(
+    tmp_path, update
+):
+    # Minibatches of 1024 early samples hold a few hundred distinct states, a different
+    # number per agent: the unique-state path pads every agent to the fleet's widest, over
+    # several chunks, and that padding must not touch seed 2's arithmetic.
+    big = [*TINY, "n_envs=32", "algo.batch_size=1024", update]
+    run_fleet(tmp_path / "fleet", [0, 1, 2], *big)
+    run_fleet(tmp_path / "alone", [2], *big)
+    assert_same_run(tmp_path / "fleet" / "seed=2", tmp_path / "alone" / "seed=2")
+
+
+def test_unique_and_per_sample_updates_train_the_same_agents_up_to_rounding():
+    cfg = compose("trainer=fleet", *TINY)
+    table = compile_world(build_world(cfg["env"]))
+    trained = []
+    for update in ("unique", "per_sample"):
+        fleet = FleetPPO({**cfg, "fleet_update": update}, table, [0, 1])
+        start = fleet.net.state_dict(1)
+        fleet.learn(4096, lambda _: None)
+        trained.append(fleet.net.state_dict(1))
+    unique, per_sample = trained
+    assert not torch.equal(unique["action_net.weight"], start["action_net.weight"])
+    for name in unique:
+        torch.testing.assert_close(unique[name], per_sample[name], rtol=1e-3, atol=1e-5)
+
+
+def _double_net(obs_dim: int, n_actions: int, n_agents: int) -> FleetActorCritic:
+    generators = [torch.Generator().manual_seed(k) for k in range(n_agents)]
+    net = FleetActorCritic(obs_dim, n_actions, [16, 16], "tanh", generators, torch.device("cpu"))
+    generator = torch.Generator().manual_seed(99)
+    # Random biases too, and float64 so the comparison sees the algebra, not float32 rounding.
+    net.weights = [w.detach().double().requires_grad_(True) for w in net.weights]
+    net.biases = [
+        (0.3 * torch.randn(b.shape, generator=generator, dtype=torch.float64)).requires_grad_(True)
+        for b in net.biases
+    ]
+    return net
+
+
+@pytest.mark.parametrize("chunk", [4, 64])
+def test_unique_pair_loss_and_its_gradient_equal_the_per_sample_ones(chunk):
+    n_agents, n_states, n_actions, obs_dim, batch = 3, 9, 4, 5, 80
+    rng = np.random.default_rng(0)
+    obs_table = torch.as_tensor(rng.normal(size=(n_states, obs_dim)))
+    net = _double_net(obs_dim, n_actions, n_agents)
+    # Agents visit 2, 6 and 9 states, so the unique path pads them to different widths.
+    states = np.stack([rng.integers(0, k, batch) for k in (2, 6, n_states)])
+    actions = rng.integers(0, n_actions, (n_agents, batch))
+    advantages = torch.as_tensor(rng.normal(1.0, 2.0, (n_agents, batch)))
+    returns = torch.as_tensor(rng.normal(size=(n_agents, batch)))
+    with torch.no_grad():
+        logits = net.logits(obs_table.expand(n_agents, n_states, obs_dim))
+        # The rollout policy differs from the current one by up to e^±0.6, so that ratios
+        # fall on both sides of the clip range for both signs of advantage.
+        noise = torch.as_tensor(rng.uniform(-0.6, 0.6, logits.shape))
+        old_table = torch.log_softmax(logits + noise, dim=-1)
+    agents = np.arange(n_agents)[:, None]
+    old_log_probs = old_table[agents, states, actions]
+    ratio = torch.exp(torch.log_softmax(logits, -1)[agents, states, actions] - old_log_probs)
+    assert (ratio < 0.8).any() and (ratio > 1.2).any()
+    coefficients = (0.2, 0.01, 0.5)
+
+    def gradients(loss: torch.Tensor) -> list[torch.Tensor]:
+        return torch.autograd.grad(loss.sum(), net.parameters())
+
+    per_sample = per_sample_loss(
+        net,
+        obs_table[states],
+        torch.as_tensor(actions),
+        old_log_probs,
+        advantages,
+        returns,
+        *coefficients,
+    )
+    unique = aggregate_minibatch(
+        states,
+        actions,
+        normalise_advantages(advantages).numpy(),
+        returns.numpy(),
+        n_states,
+        n_actions,
+        chunk,
+    )
+    assert unique.states.shape[1] % chunk == 0
+    assert unique.counts.sum() == n_agents * batch
+    aggregated = unique_pair_loss(net, obs_table, old_table, unique, *coefficients, chunk)
+    torch.testing.assert_close(aggregated, per_sample, rtol=1e-10, atol=1e-12)
+    for a, b in zip(gradients(aggregated), gradients(per_sample), strict=True):
+        assert b.abs().max() > 0
+        torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-12)
 
 
 def test_tabulated_and_stepwise_rollouts_train_the_same_agents_up_to_rounding(monkeypatch):
@@ -264,7 +369,10 @@ def test_hydra_fleet_job_writes_one_run_folder_per_seed(tmp_path):
         assert (tmp_path / name / "model.pt").exists()
 
 
-@pytest.mark.parametrize("override, field", [("trainer=flet", "trainer"), ("seeds=0", "seeds")])
+@pytest.mark.parametrize(
+    "override, field",
+    [("trainer=flet", "trainer"), ("seeds=0", "seeds"), ("fleet_update=fast", "fleet_update")],
+)
 def test_a_bad_fleet_setting_fails_naming_the_field(tmp_path, override, field):
     train = Path(sys.executable).with_name("instrumental-train")
     done = subprocess.run(
