@@ -20,8 +20,8 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from .callbacks import ERROR_FILE
-from .choices import check_group_choices
 from .config import register_configs
+from .precheck import check_command_line
 from .run import ConfigError, train_and_measure
 
 log = logging.getLogger("instrumental.train")
@@ -106,7 +106,13 @@ def train(cfg: DictConfig) -> float | None:
 
 
 def main() -> None:
-    message = check_group_choices(sys.argv[1:])
+    """``instrumental-train``: check the whole command line first, then let Hydra run it.
+
+    A bad input (a Hydra syntax, type or key error, an unknown option, a value out of
+    range in any job of a sweep) ends here with one line on stderr and exit status 2,
+    before Hydra creates a folder or a job starts.
+    """
+    message = check_command_line(sys.argv[1:], train.__wrapped__)
     if message:
         print(f"instrumental-train: error: {message}", file=sys.stderr)
         sys.exit(2)
