@@ -43,7 +43,7 @@ from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBase
 from omegaconf.errors import ValidationError as OmegaValidationError
 
 from .choices import unknown_option
-from .config import ALGO_SCHEMAS, ENV_SCHEMAS
+from .config import ALGO_SCHEMAS, ENV_SCHEMAS, LogConfig, MitigationConfig, TrainConfig
 from .run import ConfigError, check_mitigation_has_effect
 
 BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
@@ -351,6 +351,9 @@ def _restate(
     text = str(err)
     if isinstance(err, yaml.YAMLError):
         return CommandLineError(_yaml_message(err))
+    match = re.match(r"In '([^']+)': (\w+) raised while composing config:\n?(.*)", text, re.S)
+    if match:
+        return CommandLineError(_config_file_message(*match.groups()))
     if isinstance(cause, OmegaValidationError) and not isinstance(cause, ConfigKeyError):
         override = re.search(r"Error merging override (.*)", text)
         return CommandLineError(_type_message(cause, override.group(1) if override else ""))
@@ -402,13 +405,17 @@ def _value_of(key: str, overrides: list[str]) -> str:
 def _type_message(err: OmegaConfBaseException, text: str) -> str:
     """A value of the wrong type for its field, e.g. ``seed=1.5``."""
     key = getattr(err, "full_key", None) or text.partition("=")[0].lstrip("+~")
-    key = re.sub(r"\[\d+\]$", "", str(key))  # net_arch[0] -> net_arch
     raw = text.partition("=")[2] if text else str(getattr(err, "value", None))
-    message = str(err).splitlines()[0]
+    return _wrong_type(str(key), raw, str(err), str(getattr(err, "ref_type_str", "")))
+
+
+def _wrong_type(key: str, raw: str, message: str, ref_type: str = "") -> str:
+    key = re.sub(r"\[\d+\]$", "", key)  # net_arch[0] -> net_arch
+    message = message.splitlines()[0]
     converted = re.search(r"converted to (\w+)", message)
     if "not a valid bool" in message:
         wanted = TYPE_NAMES["Boolean"]
-    elif "is not a ListConfig" in message or "List[" in str(getattr(err, "ref_type_str", "")):
+    elif "is not a ListConfig" in message or "List[" in ref_type:
         wanted = "a list of integers, e.g. [64,64]" if key.endswith("net_arch") else "a list"
     elif converted:
         wanted = TYPE_NAMES.get(converted.group(1), converted.group(1).lower())
@@ -417,6 +424,30 @@ def _type_message(err: OmegaConfBaseException, text: str) -> str:
     else:
         wanted = message
     return f"{key}={raw or repr(raw)} is not allowed: must be {wanted}"
+
+
+def _config_file_message(source: str, kind: str, detail: str) -> str:
+    """An error inside a config file (a preset, or one in ``--config-dir``)."""
+    found = re.search(r"full_key: (\S+)", detail)
+    key = found.group(1) if found else "?"
+    first = detail.splitlines()[0] if detail else kind
+    if kind in ("ConfigKeyError", "ConfigAttributeError"):
+        parent, _, name = key.rpartition(".")
+        schemas = {
+            "": [TrainConfig],
+            "mitigation": [MitigationConfig],
+            "log": [LogConfig],
+            "env": list(ENV_SCHEMAS.values()),
+            "algo": list(ALGO_SCHEMAS.values()),
+        }.get(parent, [])
+        known = sorted({f.name for schema in schemas for f in dataclasses.fields(schema)})
+        close = difflib.get_close_matches(name, known, n=1)
+        hint = f": did you mean {close[0]!r}?" if close else ""
+        return f"{source}.yaml sets {key}, which is not a known setting{hint}"
+    if kind == "ValidationError":
+        value = re.search(r"Value '(.*)' (?:of type|is not)", first)
+        return f"{source}.yaml: " + _wrong_type(key, value.group(1) if value else "?", first)
+    return f"{source}.yaml: {first}"
 
 
 def _unknown_key_message(
