@@ -191,9 +191,14 @@ def _check(
         jobs = [_task(master)]  # another sweeper chooses its own values
     else:
         jobs = list(_sweep_jobs(hydra, master, parser))
-    checked: set[str] = set()
+    # A job out of range fails alone in a sweep (error.txt) and the others go on; a sweep
+    # in which every job would fail stops here, as does a single run.
+    results: dict[str, ConfigError | None] = {}
     for job in jobs:
-        _check_job(job, ranges, checked)
+        _check_job(job, ranges, results)
+    errors = [err for err in results.values() if err is not None]
+    if errors and len(errors) == len(results):
+        raise errors[0]
 
 
 def _parse_override(parser: OverridesParser, text: str) -> Override:
@@ -314,7 +319,8 @@ def _task(config: DictConfig) -> DictConfig:
     return task
 
 
-def _check_job(task: DictConfig, ranges: bool, checked: set[str]) -> None:
+def _check_job(task: DictConfig, ranges: bool, results: dict[str, ConfigError | None]) -> None:
+    """Check one job; a training check's error is kept in ``results``, others are raised."""
     missing = sorted(OmegaConf.missing_keys(task))
     if missing:
         key = missing[0]
@@ -331,13 +337,21 @@ def _check_job(task: DictConfig, ranges: bool, checked: set[str]) -> None:
     except OmegaConfBaseException as err:
         raise CommandLineError(str(err).splitlines()[0]) from None
     key = json.dumps(resolved, sort_keys=True, default=str)
-    if key in checked:
+    if key in results:
         return
-    checked.add(key)
     from .fleet import check_fleet_config  # the fleet trainer imports torch's heavier parts
 
-    check_fleet_config(resolved)
-    check_mitigation_has_effect(resolved)
+    try:
+        check_fleet_config(resolved)
+    except ConfigError as err:
+        results[key] = err
+        return
+    results[key] = None
+    # The job itself would train such a mitigation without a word: refuse it here.
+    try:
+        check_mitigation_has_effect(resolved)
+    except ConfigError as err:
+        raise CommandLineError(str(err)) from None
 
 
 # Hydra's errors in one line -------------------------------------------------------------

@@ -139,13 +139,13 @@ BAD_INPUTS: list[tuple[str, list[str]]] = [
     ("hydra/launcher=foo", ["hydra/launcher='foo'", "joblib"]),
     ("hydra/launcher=jobib", ["hydra/launcher='jobib'", "did you mean 'joblib'?"]),
     ("--foo", ["--foo"]),
-    # experiment presets and sweeps: every swept value is checked before any job starts
+    # experiment presets and sweeps: a sweep in which every job would fail never starts
     ("experiment=demo", ["experiment=demo", "+experiment=demo"]),
     ("+experiment=dmo", ["experiment='dmo'", "did you mean 'demo'?"]),
     ("+experiment=demo seed=-1", ["seed=-1", "[0, "]),
     ("+experiment=offswitch_phase gamma=0", ["gamma=0.0", "(0, 1]"]),
-    ("-m env.shutdown_prob=0.1,1.5", ["env.shutdown_prob=1.5", "[0, 1]"]),
-    ("-m seed=0,-1", ["seed=-1", "[0, "]),
+    ("-m env.shutdown_prob=1.5,2", ["env.shutdown_prob=1.5", "[0, 1]"]),
+    ("-m seed=-1,-2", ["seed=-1", "[0, "]),
     ("-m algo=ppo,a2c algo.learning_rate=0", ["algo.learning_rate=0.0", "> 0"]),
     # YAML errors and user config dirs
     ("--config-dir {user} +experiment=broken", ["broken.yaml is not valid YAML", "line 2"]),
@@ -241,6 +241,8 @@ def test_every_preset_and_group_option_passes_the_command_line_checks(
     commands += [["-m", "seed=range(30)", "env.shutdown_prob=0.1,0.5"]]
     commands += [["algo=dqn", "algo.gradient_steps=-1"], ["algo.max_grad_norm=inf"]]
     commands += [["env.map='#####/#SIG#/#####'"], ["--cfg", "job", "seed=-1"]]
+    # One job out of range in a sweep fails alone (error.txt) while the others train.
+    commands += [["-m", "env.shutdown_prob=0.5,1.5"]]
     for command in commands:
         assert check_command_line(command, app.train.__wrapped__) is None, command
     assert list(tmp_path.iterdir()) == []
@@ -250,7 +252,7 @@ def test_bad_inputs_fail_the_same_way_in_a_real_subprocess(tmp_path):
     for arguments, fragment in [
         (["env.shutdown_prob=abc"], "env.shutdown_prob=abc is not allowed: must be a number"),
         (["env.map=#####/#SIG#/#####"], "\"env.map='#####/#SIG#/#####'\""),
-        (["-m", "seed=0,-1"], "seed=-1 is not allowed"),
+        (["-m", "seed=-2,-1"], "seed=-2 is not allowed"),
     ]:
         result = train_cli(*arguments, cwd=tmp_path)
         assert result.returncode == 2, result.stderr
