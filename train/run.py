@@ -260,14 +260,11 @@ def _check_world(cfg: dict[str, Any]) -> World:
             f"env.{knob}={env[knob]!r} is not allowed: must be at most {MAX_EPISODE_STEPS:,} "
             "steps (exact evaluation works back through every step)"
         )
-    plain = build_world(env)
     world = build_world(env, cfg["mitigation"])
+    if cfg["mitigation"]["name"] == "access_control":
+        _check_access_control(build_world(env), world.event)
     try:
-        plain_table = compile_world(plain)
-        mitigation = cfg["mitigation"]
-        if mitigation["name"] != "none":
-            _check_mitigation(plain, plain_table, world.event, mitigation)
-            compile_world(world)
+        compile_world(world)
     except WorldTooLarge as err:
         raise ConfigError(err.describe("env.")) from None
     return world
@@ -279,18 +276,15 @@ def _possible(table: CompiledWorld, event: str) -> bool:
     return bool((fires & (table.prob > 0) & table.expanded[:, None, None]).any())
 
 
-def _check_mitigation(
-    world: World, table: CompiledWorld, event: str, mitigation: dict[str, Any]
-) -> None:
-    """Refuse a mitigation that cannot be applied to this world."""
-    if mitigation["name"] == "access_control":
-        refusable = [e for e in world.events if _can_refuse(world, e)]
-        if event not in refusable:
-            allowed = ", ".join(repr(e) for e in refusable) or "no event"
-            raise ConfigError(
-                f"mitigation.event={event!r} is not allowed with mitigation=access_control "
-                f"on env={world.name}: access control can refuse only {allowed}"
-            )
+def _check_access_control(world: World, event: str) -> None:
+    """Refuse access control of an act the world does not say how to refuse."""
+    refusable = [e for e in world.events if _can_refuse(world, e)]
+    if event not in refusable:
+        allowed = ", ".join(repr(e) for e in refusable) or "no event"
+        raise ConfigError(
+            f"mitigation.event={event!r} is not allowed with mitigation=access_control "
+            f"on env={world.name}: access control can refuse only {allowed}"
+        )
 
 
 def check_mitigation_has_effect(cfg: dict[str, Any]) -> None:
