@@ -48,7 +48,7 @@ LIMITS = {
     "total_timesteps": (1, 10**12),
     "n_envs": (1, 10_000),  # copies stepped together; more only costs memory
     "eval_episodes": (0, 1_000_000),  # ~0.4 kB each, all at once; +-0.001 at the top
-    "curve_points": (1, 1_000),  # each one is an exact evaluation of the policy
+    "curve_points": (1, 100_000),  # each one is an exact evaluation of the policy
     "torch_threads": (1, 256),
     "seeds": (1, 100_000),
 }
