@@ -118,6 +118,10 @@ def check_command_line(
                 HydraConfig.instance().cfg = None
     except (CommandLineError, ConfigError) as err:
         return " ".join(str(err).splitlines())
+    except Exception:
+        # A failure this check did not foresee must not block a command: Hydra runs it
+        # and reports any error its own way.
+        return None
     finally:
         compile_log.removeHandler(progress)
         compile_log.setLevel(level)
