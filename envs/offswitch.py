@@ -232,6 +232,8 @@ class OffSwitch(World):
         edge = rows[0] + rows[-1] + "".join(r[0] + r[-1] for r in rows)
         if set(edge) != {"#"}:
             raise KnobError(f"map={self.map!r} is not allowed: must be enclosed by '#' walls")
+        if not _goal_reachable(rows):
+            raise KnobError(f"map={self.map!r} is not allowed: walls cut every 'G' off from 'S'")
         return rows
 
     @functools.cached_property
@@ -384,3 +386,19 @@ class OffSwitch(World):
         if self.interruption_coin == "per_episode":
             footer += "  coin " + ("undrawn", "interrupt", "do not interrupt")[state.coin]
         return "\n".join("".join(line) for line in rows) + "\n" + footer
+
+
+def _goal_reachable(rows: tuple[str, ...]) -> bool:
+    """Whether some 'G' can be walked to from 'S' through cells that are not walls."""
+    start = next((r, c) for r, line in enumerate(rows) for c, ch in enumerate(line) if ch == "S")
+    seen, frontier = {start}, [start]
+    while frontier:
+        r, c = frontier.pop()
+        if rows[r][c] == "G":
+            return True
+        for dr, dc in MOVES:
+            cell = (r + dr, c + dc)
+            if cell not in seen and rows[cell[0]][cell[1]] != "#":
+                seen.add(cell)
+                frontier.append(cell)
+    return False

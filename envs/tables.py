@@ -9,15 +9,61 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import logging
 import math
+import time
 from collections import deque
 from collections.abc import Hashable
+from typing import Any
 
 import numpy as np
 
-from .world import World
+from .world import KnobError, World
 
 _PROB_TOLERANCE = 1e-9
+
+#: The most reachable states :func:`compile_world` enumerates before it stops: past
+#: this, compiling alone takes minutes and every exact evaluation is as slow.
+MAX_STATES = 250_000
+#: The most steps an episode can last: exact evaluation works back one step at a time.
+MAX_EPISODE_STEPS = 10_000
+#: Compiling longer than this prints a progress line, and another each time again.
+PROGRESS_SECONDS = 5.0
+
+log = logging.getLogger(__name__)
+
+
+class WorldTooLarge(KnobError):
+    """:func:`compile_world` stopped: the world has more states or longer episodes than allowed."""
+
+    def __init__(self, world: World, what: str, limit: int):
+        self.world, self.what, self.limit = world, what, limit
+        super().__init__(self.describe())
+
+    def knobs(self) -> dict[str, Any]:
+        """The knobs that set the world's size: its whole-number knobs and its map."""
+        world = self.world
+        while isinstance(getattr(world, "world", None), World):  # a mitigated world
+            world = world.world
+        if not dataclasses.is_dataclass(world):
+            return {}
+        return {
+            f.name: getattr(world, f.name)
+            for f in dataclasses.fields(world)
+            if f.name == "map"
+            or (
+                isinstance(getattr(world, f.name), int)
+                and not isinstance(getattr(world, f.name), bool)
+            )
+        }
+
+    def describe(self, prefix: str = "") -> str:
+        """One line naming the knobs (each written ``prefix + name``) and the limit."""
+        knobs = ", ".join(f"{prefix}{k}={v!r}" for k, v in self.knobs().items())
+        return (
+            f"{knobs or type(self.world).__name__} make a world of more than {self.limit:,} "
+            f"{self.what}, which is not allowed: lower them"
+        )
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -125,21 +171,37 @@ def _cumulative(prob: np.ndarray) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=64)
-def compile_world(world: World) -> CompiledWorld:
-    """Enumerate ``world``'s reachable states in a deterministic order into dense tables."""
+def compile_world(
+    world: World, max_states: int | None = None, max_episode_steps: int | None = None
+) -> CompiledWorld:
+    """Enumerate ``world``'s reachable states in a deterministic order into dense tables.
+
+    Raises :class:`WorldTooLarge` (one line naming the world's size knobs) as soon as
+    there are more than ``max_states`` states (default :data:`MAX_STATES`) or an
+    episode can last more than ``max_episode_steps`` steps (:data:`MAX_EPISODE_STEPS`).
+    A compile that takes more than :data:`PROGRESS_SECONDS` logs a progress line.
+    """
+    state_limit = MAX_STATES if max_states is None else max_states
+    step_limit = MAX_EPISODE_STEPS if max_episode_steps is None else max_episode_steps
     actions = range(len(world.actions))
     vocabulary = {name: 1 << i for i, name in enumerate(world.events)}
 
     states: list[Hashable] = []
     index: dict[Hashable, int] = {}
+    depth: list[int] = []  # steps from a start state (breadth first: the fewest)
     to_expand: set[int] = set()
     queue: deque[int] = deque()
 
-    def visit(state: Hashable, expand: bool) -> int:
+    def visit(state: Hashable, expand: bool, steps: int) -> int:
         i = index.get(state)
         if i is None:
+            if len(states) >= state_limit:
+                raise WorldTooLarge(world, "reachable states", state_limit)
+            if steps > step_limit:
+                raise WorldTooLarge(world, "steps per episode", step_limit)
             i = index[state] = len(states)
             states.append(state)
+            depth.append(steps)
         if expand and i not in to_expand and not world.time_limit_reached(state):
             to_expand.add(i)
             queue.append(i)
@@ -147,12 +209,22 @@ def compile_world(world: World) -> CompiledWorld:
 
     initial = world.initial_states()
     _check_distribution(initial, "initial_states()")
-    initial_idx = [(p, visit(s, expand=True)) for p, s in initial]
+    initial_idx = [(p, visit(s, expand=True, steps=0)) for p, s in initial]
+    started = last_line = time.perf_counter()
 
     rows: dict[int, list[list[tuple[float, int, float, bool, int]]]] = {}
     while queue:
         i = queue.popleft()
         state = states[i]
+        if len(rows) % 4096 == 0 and time.perf_counter() - last_line > PROGRESS_SECONDS:
+            last_line = time.perf_counter()
+            log.info(
+                "compiling %s: %s states so far, episodes %d steps deep, %.0f s",
+                type(world).__name__,
+                f"{len(states):,}",
+                depth[i],
+                last_line - started,
+            )
         per_action = []
         for a in actions:
             outcomes = world.transitions(state, a)
@@ -167,12 +239,19 @@ def compile_world(world: World) -> CompiledWorld:
                         f"{type(world).__name__}: events {sorted(unknown)} are not declared"
                     )
                 bits = sum(vocabulary[e] for e in out.events)
-                j = visit(out.next_state, expand=not out.terminated)
+                j = visit(out.next_state, expand=not out.terminated, steps=depth[i] + 1)
                 row.append((out.prob, j, float(out.reward), bool(out.terminated), bits))
             per_action.append(row)
         rows[i] = per_action
 
     n_states, n_actions = len(states), len(world.actions)
+    if time.perf_counter() - started > PROGRESS_SECONDS:
+        log.info(
+            "compiled %s: %s states in %.0f s; its exact evaluations take a while too",
+            type(world).__name__,
+            f"{n_states:,}",
+            time.perf_counter() - started,
+        )
     width = max((len(r) for per_action in rows.values() for r in per_action), default=1)
     next_state = np.repeat(np.arange(n_states, dtype=np.int64), n_actions * width).reshape(
         n_states, n_actions, width

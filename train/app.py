@@ -29,8 +29,8 @@ from omegaconf import DictConfig, OmegaConf
 
 from hydra_plugins.instrumental_sweeper import InstrumentalSweeper
 
-from .choices import check_group_choices
 from .config import register_configs
+from .precheck import check_command_line
 from .run import ConfigError, train_and_measure
 from .sweeper import (
     ERROR_FILE,
@@ -283,7 +283,13 @@ def _storage_failure(
 
 
 def main() -> None:
-    message = check_group_choices(sys.argv[1:])
+    """``instrumental-train``: check the whole command line first, then let Hydra run it.
+
+    A bad input (a Hydra syntax, type or key error, an unknown option, a value out of
+    range in any job of a sweep) ends here with one line on stderr and exit status 2,
+    before Hydra creates a folder or a job starts.
+    """
+    message = check_command_line(sys.argv[1:], train.__wrapped__)
     if message:
         print(f"instrumental-train: error: {message}", file=sys.stderr)
         sys.exit(2)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable
 from importlib.resources import files
 
 GROUPS = ("env", "algo", "mitigation", "experiment")
@@ -14,18 +15,28 @@ def available(group: str) -> list[str]:
     return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml"))
 
 
-def check_group_choices(arguments: list[str]) -> str | None:
-    """One line naming the first unknown option among ``group=a,b`` arguments, or None."""
+def unknown_option(group: str, option: str, options: list[str]) -> str:
+    """The one line for ``group=option`` when ``option`` is not among ``options``."""
+    close = difflib.get_close_matches(option, options, n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    return f"{group}={option!r} is not a known {group}: {hint}choose one of {', '.join(options)}"
+
+
+def check_group_choices(
+    arguments: list[str], options_of: Callable[[str], list[str]] = available
+) -> str | None:
+    """One line naming the first unknown option among ``group=a,b`` arguments, or None.
+
+    ``options_of`` lists a group's options; the default reads the packaged configs,
+    the command line passes Hydra's view, which includes ``--config-dir``.
+    """
     for argument in arguments:
         key, sep, value = argument.partition("=")
         group = key.lstrip("+~")
         if not sep or group not in GROUPS or value.startswith(("choice(", "range(", "glob(")):
             continue
-        options = available(group)
+        options = options_of(group)
         for option in value.split(","):
             if option not in options:
-                close = difflib.get_close_matches(option, options, n=1)
-                hint = f"did you mean {close[0]!r}? " if close else ""
-                allowed = ", ".join(options)
-                return f"{group}={option!r} is not a known {group}: {hint}choose one of {allowed}"
+                return unknown_option(group, option, options)
     return None

@@ -68,9 +68,18 @@ from .metrics import (
     sample_event_rates,
     write_json_atomic,
 )
-from .run import ConfigError, RunStreams, build_world, check_run_config, write_curve
+from .run import (
+    LIMITS,
+    MAX_SEED,
+    ConfigError,
+    RunStreams,
+    build_world,
+    check_run_config,
+    write_curve,
+)
 
 TRAINERS = ("sb3", "fleet")
+SEED_LIMITS = LIMITS["seeds"]
 
 #: A rollout evaluates the networks on every state at once (one large batched pass, then
 #: a lookup per step) when the world has at most this many states per step of the
@@ -100,8 +109,16 @@ def check_fleet_config(cfg: dict[str, Any]) -> None:
     if trainer not in TRAINERS:
         raise ConfigError(f"trainer={trainer!r} is not allowed: must be one of {list(TRAINERS)}")
     seeds = cfg.get("seeds", 1)
-    if not isinstance(seeds, int) or seeds < 1:
-        raise ConfigError(f"seeds={seeds!r} is not allowed: must be an integer >= 1")
+    low, high = SEED_LIMITS
+    if isinstance(seeds, bool) or not isinstance(seeds, int) or not low <= seeds <= high:
+        raise ConfigError(
+            f"seeds={seeds!r} is not allowed: must be an integer in [{low}, {high:,}]"
+        )
+    if cfg["seed"] + seeds - 1 > MAX_SEED:
+        raise ConfigError(
+            f"seeds={seeds} is not allowed with seed={cfg['seed']}: the last seed would pass "
+            f"{MAX_SEED} (seeds are 64-bit integers)"
+        )
     algo = cfg["algo"]
     if trainer == "fleet" and algo["name"] != "ppo":
         raise ConfigError(f"algo.name={algo['name']!r} is not allowed with trainer=fleet: 'ppo'")
