@@ -106,3 +106,33 @@ def test_tensorboard_logging_writes_event_files(tmp_path, compose_config):
     cfg = compose_config("log.tensorboard=true", *TINY)
     train_and_measure(cfg, tmp_path)
     assert list((tmp_path / "tensorboard").rglob("events.out.tfevents.*"))
+
+
+#: Presets that measure a rate of emergence: the fleet, >= 100 seeds a configuration.
+RATE_PRESETS = ("demo", "offswitch_phase", "misalignment_2x2", "compute_deadline", "mitigations")
+
+
+@pytest.mark.parametrize("preset", RATE_PRESETS)
+def test_rate_presets_train_at_least_100_seeds_per_configuration_with_dense_curves(
+    preset, compose_config
+):
+    from hydra import compose, initialize_config_module
+
+    with initialize_config_module("instrumental.conf", version_base="1.3"):
+        cfg = compose("config", overrides=[f"+experiment={preset}"], return_hydra_config=True)
+    # One job is one configuration: its seeds are trained together, none swept apart.
+    assert "seed" not in cfg.hydra.sweeper.params
+    plain = compose_config(f"+experiment={preset}")
+    assert plain["trainer"] == "fleet"
+    assert plain["seeds"] >= 100
+    assert plain["curve_points"] >= 20
+
+
+def test_demo_sweeps_six_shutdown_probabilities_from_0_to_half(compose_config):
+    from hydra import compose, initialize_config_module
+
+    with initialize_config_module("instrumental.conf", version_base="1.3"):
+        cfg = compose("config", overrides=["+experiment=demo"], return_hydra_config=True)
+    values = [float(v) for v in cfg.hydra.sweeper.params["env.shutdown_prob"].split(",")]
+    assert values == [0.0, 0.1, 0.2, 0.3, 0.4, 0.5]
+    assert compose_config("+experiment=demo")["env"]["name"] == "offswitch"
