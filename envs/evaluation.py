@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
+import time
 import weakref
 
 import numpy as np
 import scipy.sparse as sp
 
 from .solver import iterate_each_to_fixed_point
-from .tables import CompiledWorld
+from .tables import PROGRESS_SECONDS, CompiledWorld
+
+log = logging.getLogger("instrumental.envs")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -85,11 +89,19 @@ def _evaluate(
     live = int(((table.prob > 0) & ~table.terminated).sum())
     chunk = max(1, CHUNK_ENTRIES // max(1, live * (2 + 2 * len(table.event_names))))
     results = []
+    started = last_line = time.perf_counter()
     for i in range(0, len(policies), chunk):
         # Each policy's (S, 2 + 2E) block is laid out as one evaluation alone lays it out,
         # so the start-distribution averages below are the very same dot products.
         stacked = solver(table, policies[i : i + chunk], gamma)  # (n, S, 2 + 2E)
         results += [_summarise(table, gamma, one) for one in stacked]
+        # A large world or many policies: say how far the exact evaluation has come.
+        if time.perf_counter() - last_line > PROGRESS_SECONDS:
+            last_line = time.perf_counter()
+            log.info(
+                "exact evaluation: %d of %d policies over %d states (%.0f s)",
+                len(results), len(policies), table.n_states, last_line - started,
+            )  # fmt: skip
     return results
 
 
