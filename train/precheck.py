@@ -47,6 +47,9 @@ from .config import ALGO_SCHEMAS, ENV_SCHEMAS, LogConfig, MitigationConfig, Trai
 from .run import ConfigError, check_mitigation_has_effect
 
 BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
+#: Sweepers that expand ``key=a,b`` exactly as the basic sweeper does (the project's adds
+#: only fault handling), so the precheck can list their jobs.
+BASIC_LIKE_SWEEPERS = (BASIC_SWEEPER, "hydra_plugins.instrumental_sweeper.InstrumentalSweeper")
 #: A swept number with more values than this is checked at its first, smallest and
 #: largest value (``seed=range(1000)``): the checks are ranges, so those decide.
 CHECK_EVERY_VALUE_UP_TO = 20
@@ -191,7 +194,7 @@ def _check(
                 f"(or quote it, {sweeps[0].get_key_element()}='...', to pass it as text)"
             )
         jobs = [_task(master)]
-    elif master.hydra.sweeper.get("_target_") != BASIC_SWEEPER:
+    elif master.hydra.sweeper.get("_target_") not in BASIC_LIKE_SWEEPERS:
         jobs = [_task(master)]  # another sweeper chooses its own values
     else:
         jobs = list(_sweep_jobs(hydra, master, parser))
@@ -340,6 +343,10 @@ def _check_job(task: DictConfig, ranges: bool, results: dict[str, ConfigError | 
         resolved = OmegaConf.to_container(task, resolve=True)
     except OmegaConfBaseException as err:
         raise CommandLineError(str(err).splitlines()[0]) from None
+    # ``+retrain=true`` is an instruction to the resume check, not a setting of the run.
+    retrain = resolved.pop("retrain", False)
+    if not isinstance(retrain, bool):
+        raise CommandLineError(f"retrain={retrain!r} is not allowed: must be true or false")
     key = json.dumps(resolved, sort_keys=True, default=str)
     if key in results:
         return
