@@ -51,6 +51,11 @@ RESERVED_COLUMNS = frozenset(
 )  # fmt: skip
 RESERVED_PREFIXES = ("p_", "optimal_", "sampled_", "mean_count_")
 
+#: Exact probabilities of a trained policy are computed from its float32 action
+#: probabilities, whose rows sum to 1 only to float32 rounding: an event certain under the
+#: policy can read 1.0000001. Probabilities this far outside [0, 1] are rounding, not damage.
+PROBABILITY_SLACK = 1e-6
+
 #: Files larger than this are not read: a real metrics.json or curve.csv is a few kB.
 MAX_FILE_BYTES = 16 * 2**20
 #: Deeper nesting than this in a config is not a Hydra config.
@@ -260,10 +265,12 @@ def _check_int(field: str, value: Any, low: int, high: float, optional: bool = F
 
 
 def _check_number(field: str, value: Any, low: float = -math.inf, high: float = math.inf) -> None:
-    """``value`` is null, or a finite number in [low, high]."""
+    """``value`` is null, or a finite number in [low, high] (a probability: within rounding)."""
     if value is None:
         return
-    if not _is_number(value) or not math.isfinite(value) or not low <= value <= high:
+    slack = PROBABILITY_SLACK if (low, high) == (0, 1) else 0.0
+    finite = _is_number(value) and math.isfinite(value)
+    if not finite or not low - slack <= value <= high + slack:
         if low == 0 and high == 1:
             raise _bad(field, value, "a probability in [0, 1] (or null)")
         where = "" if (low, high) == (-math.inf, math.inf) else f" in [{low:g}, {high:g}]"
@@ -445,7 +452,10 @@ def read_curve(path: Path, column: str) -> tuple[np.ndarray, np.ndarray]:
             raise ValueError(f"no column {name!r}")
     if curve.empty:
         raise ValueError("no rows")
-    limits = {"timesteps": (0.0, float(MAX_TIMESTEPS)), column: (0.0, 1.0)}
+    limits = {
+        "timesteps": (0.0, float(MAX_TIMESTEPS)),
+        column: (-PROBABILITY_SLACK, 1.0 + PROBABILITY_SLACK),
+    }
     values = {}
     for name, (low, high) in limits.items():
         numbers = pd.to_numeric(curve[name], errors="coerce").to_numpy(dtype=float)

@@ -239,3 +239,20 @@ def test_nan_in_a_metrics_file_is_named(tmp_path: Path) -> None:
     assert len(report.run_set.runs) == 1
     assert any("wall_seconds=-1 is not allowed" in w for w in report.warnings)
     assert json.loads((tmp_path / "bad" / "metrics.json").read_text())["wall_seconds"] == -1
+
+
+def test_a_probability_past_one_by_float32_rounding_is_kept_and_past_it_is_skipped(
+    tmp_path: Path,
+) -> None:
+
+    from instrumental.analysis.runs import load_runs
+    from tests.analysis.synthetic_runs import write_run
+
+    root = tmp_path / "runs"
+    for seed, p in ((0, 1.0000001), (1, 1.01)):
+        run = write_run(root / f"seed={seed}", seed=seed)
+        metrics = json.loads((run / "metrics.json").read_text())
+        metrics["policy"]["events"]["reached_goal"]["p"] = p
+        (run / "metrics.json").write_text(json.dumps(metrics))
+    run_set = load_runs([root])
+    assert [run.metrics["seed"] for run in run_set.runs] == [0]
