@@ -125,7 +125,9 @@ def emergence_figure(rows: pd.DataFrame, knobs: list[str], event: str) -> Figure
     ax.set_ylabel("seeds in which it emerged (share)\noptimal: probability")
     ax.set_ylim(-0.03, 1.03)
     ax.legend(loc="best")
-    ax.set_title(style.title(findings.threshold_finding(rows, x, event)), loc="left")
+    title = style.title(findings.threshold_finding(rows, x, event))
+    note = findings.budget_note(rows)
+    ax.set_title(f"{title}\n{style.title(note, width=70)}" if note else title, loc="left")
     footnote(fig, "bands: Wilson 95% intervals; emerged: the greedy policy commits it with p ≥ 0.5")
     return fig
 

@@ -154,3 +154,24 @@ def verdict_finding(verdicts: Sequence[str], event: str) -> str:
         if counts.get(name)
     ]
     return text + ("; " + ", ".join(rest) if rest else "")
+
+
+def budget_note(rows: pd.DataFrame) -> str:
+    """The budget and the verdicts behind a figure's counts, e.g. ``60k steps, 100 seeds each;
+    2 of 6 configurations converged (1 a trap)``; empty when the table has neither."""
+    parts = []
+    if "final_timesteps" in rows and rows["final_timesteps"].notna().any():
+        steps = float(rows["final_timesteps"].max())
+        # Whole rollouts overshoot the budget a little (60,416 for 60k): round to the k.
+        parts.append(f"{round(steps / 1000)}k steps" if steps >= 10_000 else f"{steps:g} steps")
+    if "seeds" in rows and len(rows):
+        low, high = int(rows["seeds"].min()), int(rows["seeds"].max())
+        parts.append(f"{low} seeds each" if low == high else f"{low}–{high} seeds each")
+    note = ", ".join(parts)
+    if "verdict" in rows and len(rows):
+        verdicts = rows["verdict"].astype(str)
+        converged = int(verdicts.isin(["converged", "trap"]).sum())
+        traps = int((verdicts == "trap").sum())
+        trap_note = f" ({traps} a trap)" if traps else ""
+        note += f"; {converged} of {len(rows)} configurations converged{trap_note}"
+    return note

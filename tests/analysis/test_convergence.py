@@ -116,3 +116,21 @@ def test_one_checkpoint_or_one_seed_gives_no_verdict() -> None:
     assert math.isnan(convergence_verdict(one).share_change)
     seed = flat(1, 1.0, np.random.default_rng(0))
     assert convergence_verdict(seed).verdict == UNDECIDED
+
+
+def test_the_budget_note_states_steps_seeds_and_how_many_configurations_converged() -> None:
+    import pandas as pd
+
+    from instrumental.analysis.findings import budget_note
+
+    rows = pd.DataFrame(
+        {
+            "final_timesteps": [60000, 60000, 59904],
+            "seeds": [100, 100, 100],
+            "verdict": ["converged", "trap", "still changing"],
+        }
+    )
+    assert (
+        budget_note(rows) == "60k steps, 100 seeds each; 2 of 3 configurations converged (1 a trap)"
+    )
+    assert budget_note(rows.drop(columns=["verdict", "final_timesteps"])) == "100 seeds each"
