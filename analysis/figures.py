@@ -171,6 +171,9 @@ def replacement_grid_figure(rows: pd.DataFrame, knobs: list[str], event: str) ->
         ha="left",
         fontsize=18,
     )
+    note = findings.budget_note(rows)
+    if note:  # the budget and verdicts behind the counts, under the panels
+        footnote(fig, note)
     return fig
 
 
