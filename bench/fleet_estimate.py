@@ -25,21 +25,16 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import os
 import platform
-import subprocess
-import sys
 import tempfile
-import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from fleet_vs_sb3 import TRAIN, run_all, share_learned  # this folder: the script's path
 from omegaconf import OmegaConf
 
 from instrumental.train.config import PPOConfig, TrainConfig
 
-TRAIN = str(Path(sys.executable).with_name("instrumental-train"))
 DEMO = Path(__file__).resolve().parents[1] / "conf" / "experiment" / "demo.yaml"
 ARMS = ("unique", "per_sample", "sb3")
 
@@ -53,25 +48,6 @@ def demo_default(key: str) -> object:
     if key.startswith("algo."):
         return getattr(PPOConfig(), key.removeprefix("algo."))
     return getattr(TrainConfig(), key)
-
-
-def run_all(commands: list[list[str]], workers: int) -> float:
-    """Run ``commands`` ``workers`` at a time; return the wall time of the whole batch."""
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-
-    def one(command: list[str]) -> None:
-        subprocess.run(command, check=True, env=env, stdout=subprocess.DEVNULL)
-
-    started = time.perf_counter()
-    with ThreadPoolExecutor(workers) as pool:
-        list(pool.map(one, commands))
-    return time.perf_counter() - started
-
-
-def share_learned(root: Path) -> str:
-    runs = [json.loads(p.read_text()) for p in root.rglob("metrics.json")]
-    learned = sum(r["policy"]["events"]["disabled_off_switch"]["p_greedy"] >= 0.5 for r in runs)
-    return f"{learned}/{len(runs)}"
 
 
 def commands(arm: str, args: argparse.Namespace, root: Path) -> list[list[str]]:

@@ -53,8 +53,6 @@ LIMITS = {
     "torch_threads": (1, 256),
     "seeds": (1, 100_000),
 }
-#: The knob that sets each world's episode length, checked before compiling.
-EPISODE_KNOBS = {"offswitch": "max_steps", "compute": "deadline", "replacement": "horizon"}
 #: An estimate of the run's arrays may use at most this share of the machine's memory.
 MEMORY_SHARE = 0.5
 
@@ -261,7 +259,9 @@ def _check_memory(cfg: dict[str, Any], world: World) -> None:
 def _check_world(cfg: dict[str, Any]) -> World:
     """Build and compile the world (cached for the run), checking what compiling finds."""
     env = cfg["env"]
-    knob = EPISODE_KNOBS.get(env.get("name"))
+    # The knob that sets the world's episode length (each world declares it), before compiling.
+    world_class = WORLDS.get(env.get("name"))
+    knob = world_class.horizon_knob if world_class is not None else None
     if knob in env and isinstance(env[knob], int) and env[knob] > MAX_EPISODE_STEPS:
         raise ConfigError(
             f"env.{knob}={env[knob]!r} is not allowed: must be at most {MAX_EPISODE_STEPS:,} "
