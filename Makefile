@@ -8,7 +8,7 @@ DEMO_DIR ?= multirun/demo
 # One folder per headline sweep (e.g. multirun/figures/offswitch_shutdown); see README "Report".
 FIGURE_RUNS ?= multirun/figures
 
-.PHONY: install demo test lint format bench figures notebooks clean
+.PHONY: install system-deps demo test lint format bench figures notebooks clean
 
 $(BIN)/instrumental-train: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -18,13 +18,29 @@ $(BIN)/instrumental-train: pyproject.toml constraints.txt
 
 install: $(BIN)/instrumental-train
 
+# The tools some tests drive: a headless Chromium and its driver (the HTML report and the
+# explorer are tested in a real browser) and ffmpeg (`instrumental-animate --mp4`).
+# Installed with Debian's apt when missing and we are root; otherwise those tests skip
+# and say why.
+SYSTEM_TOOLS := chromium chromedriver ffmpeg
+system-deps:
+	@missing=""; for t in $(SYSTEM_TOOLS); do command -v $$t >/dev/null 2>&1 || missing="$$missing $$t"; done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing$$missing with apt-get (browser and video tests)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver ffmpeg >/dev/null \
+			|| echo "apt-get could not install$$missing: the browser and video tests will skip"; \
+	else \
+		echo "missing$$missing (not root or no apt-get): the browser and video tests will skip"; \
+	fi
+
 demo: install
 	$(BIN)/instrumental-train -m +experiment=demo hydra.sweep.dir=$(DEMO_DIR)
 	$(BIN)/instrumental-report $(DEMO_DIR)
 
 # Two pytest workers (pytest-xdist): the suite is CPU-bound and single-threaded per test,
 # so on a 2-core machine this halves its time (~12 -> ~7 minutes).
-test: install lint
+test: install system-deps lint
 	$(BIN)/python -m pytest -q -n 2
 
 lint: install

@@ -22,3 +22,17 @@ def compose_config():
         return OmegaConf.to_container(cfg, resolve=True)
 
     return _compose
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """A headless Chromium (selenium), shared by the browser tests; skips with the reason
+    when none can run here (see tests/browser.py)."""
+    from tests.browser import skip_reason, start_chromium
+
+    reason = skip_reason()
+    if reason:
+        pytest.skip(reason)
+    driver = start_chromium()
+    yield driver
+    driver.quit()
