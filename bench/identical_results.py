@@ -5,16 +5,21 @@
 
 It trains a fixed set of small jobs (every world, the fleet and all three SB3 algorithms,
 a mitigation, DeepMind's rules), reports them, and reports every local gallery sweep under
-`multirun/figures/` and `multirun/demo` that exists. It then hashes every `metrics.json`
-(wall times removed), `curve.csv`, every figure SVG and every report table. A refactor
+`multirun/figures/` and `multirun/demo` that exists (under `$INSTRUMENTAL_RUNS_ROOT` when
+set, so a second checkout can report the same trained runs). It then hashes every
+`metrics.json` (wall times removed), `curve.csv`, every figure SVG and every report table
+(`summary.csv` without its wall-time and run-folder columns). A refactor
 must leave every hash unchanged; `check` names each file that changed. Run it on the same
 machine for both arms: floating point is identical only there.
 """
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -83,6 +88,10 @@ def _digest(path: Path) -> str:
     if path.name == "metrics.json":
         data = _without_wall_times(json.loads(path.read_text()))
         blob = json.dumps(data, sort_keys=True).encode()
+    elif path.name == "summary.csv":
+        rows = list(csv.reader(io.StringIO(path.read_text())))
+        keep = [i for i, name in enumerate(rows[0]) if "wall" not in name and name != "run_dir"]
+        blob = json.dumps([[row[i] for i in keep] for row in rows]).encode()
     else:
         blob = path.read_bytes()
     return hashlib.sha256(blob).hexdigest()
@@ -110,10 +119,11 @@ def collect() -> dict[str, str]:
             hashes.update(_hashes(sweep, f"runs/{name}"))
             report = _report(sweep, out / "reports" / name)
             hashes.update(_hashes(report, f"reports/{name}"))
-        local = sorted((ROOT / "multirun" / "figures").glob("*/")) + [ROOT / "multirun" / "demo"]
+        runs = Path(os.environ.get("INSTRUMENTAL_RUNS_ROOT", ROOT / "multirun"))
+        local = sorted((runs / "figures").glob("*/")) + [runs / "demo"]
         for sweep in local:
             if sweep.is_dir():
-                print(f"reporting {sweep.relative_to(ROOT)} ...", flush=True)
+                print(f"reporting {sweep} ...", flush=True)
                 report = _report(sweep, out / "gallery" / sweep.name)
                 hashes.update(_hashes(report, f"gallery/{sweep.name}"))
     return hashes
