@@ -3,6 +3,14 @@
 Importing this package registers the Gymnasium ids ``instrumental/<World>-v0``.
 """
 
+if __name__ == "envs":  # this folder imported from the repository root, beside the installed copy
+    import sys
+
+    _USE = "import instrumental.envs, not envs: the folder envs/ is the package instrumental.envs"
+    # `python -m envs` gets this line alone; `import envs`, an ImportError saying it.
+    raise SystemExit(_USE) if sys.argv[:1] == ["-m"] else ImportError(_USE)
+
+
 from .compute_grab import ComputeGrab
 from .evaluation import EventStats, PolicyEvaluation, evaluate_policies, evaluate_policy, greedy
 from .gym_env import TabularEnv

@@ -10,6 +10,12 @@ cleanly; a full disk or read-only storage is one line, not a traceback.
 
 from __future__ import annotations
 
+if not __package__:  # run as a file (python train/app.py), where its relative imports cannot work
+    raise SystemExit(
+        "run `instrumental-train` or `python -m instrumental.train`, not train/app.py "
+        "(the folder train/ is the package instrumental.train)"
+    )
+
 import json
 import logging
 import os
