@@ -18,7 +18,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from instrumental.envs import OffSwitch, compile_world, estimate_power
-from instrumental.envs.offswitch import RUNNING
+from instrumental.envs.worlds.offswitch import RUNNING
 
 
 @dataclasses.dataclass(frozen=True)

@@ -22,11 +22,11 @@ import time
 import numpy as np
 
 from instrumental.envs import WORLDS, compile_world, evaluate_policies, greedy
-from instrumental.envs.evaluation import _evaluate, _iterated_values
+from instrumental.envs.exact.evaluation import evaluate_with, iterated_values
 
 
 def iterated(table, policies, gamma):
-    return _evaluate(table, policies, gamma, _iterated_values)
+    return evaluate_with(table, policies, gamma, iterated_values)
 
 
 def seconds_per_call(evaluate, table, policies, gamma, calls: int) -> float:

@@ -1,9 +1,10 @@
-"""The registry of worlds, and their Gymnasium ids.
+"""The Gymnasium faces and ids of the registered worlds.
 
 Each world class declares its own names: ``name`` (``env=<name>`` on the command
 line), ``gym_id`` (``instrumental/<World>-v0``) and ``horizon_knob`` (the knob
-that bounds an episode's length). :func:`register_world` turns such a class
-into everything Gymnasium needs:
+that bounds an episode's length), and registers itself with ``@register``
+(:mod:`instrumental.envs.worlds.registry`). Every registered world, including one
+registered later, gets here everything Gymnasium needs:
 
 - an env class ``<World>Env`` and a vector env class ``<World>VectorEnv`` in this
   module, whose keyword arguments are the world's knobs (an unknown one fails with
@@ -22,24 +23,17 @@ Gymnasium >= 1.0 has no plugin loading, so a process that never imported
 
 from __future__ import annotations
 
-import re
+import dataclasses
 from typing import Any, ClassVar
 
 import gymnasium as gym
 
-from .compute_grab import ComputeGrab
-from .gym_env import TabularEnv
-from .offswitch import OffSwitch
-from .replacement import Replacement
-from .vector_env import TabularVectorEnv
-from .world import World
+from .faces.gym_env import TabularEnv
+from .faces.vector_env import TabularVectorEnv
+from .worlds.registry import ENV_IDS, WORLDS, register, when_registered
+from .worlds.world import World
 
-#: Command-line name -> world class.
-WORLDS: dict[str, type[World]] = {}
-#: Gymnasium id -> world class.
-ENV_IDS: dict[str, type[World]] = {}
-
-_GYM_ID = re.compile(r"^instrumental/[A-Za-z][A-Za-z0-9]*-v\d+$")
+__all__ = ["ENV_IDS", "WORLDS", "WorldEnv", "WorldVectorEnv", "register_all", "register_world"]
 
 
 class WorldEnv(TabularEnv):
@@ -98,24 +92,15 @@ def _face(base: type, world_class: type[World], suffix: str) -> type:
 
 
 def register_world(world_class: type[World]) -> type[WorldEnv]:
-    """Make ``world_class`` known by its ``name`` and ``gym_id``; returns its env class."""
-    name, env_id = world_class.name, world_class.gym_id
-    if not _GYM_ID.match(env_id):
-        raise ValueError(
-            f"gym_id={env_id!r} of {world_class.__name__} must look like "
-            "'instrumental/<World>-v<version>'"
-        )
-    for registry, key in ((WORLDS, name), (ENV_IDS, env_id)):
-        if registry.get(key, world_class) is not world_class:
-            raise ValueError(
-                f"{key!r} names both {registry[key].__name__} and {world_class.__name__}"
-            )
-    env_class = _face(WorldEnv, world_class, "Env")
+    """Register ``world_class`` (as ``@register`` does) and return its env class ``<World>Env``."""
+    register(world_class)
+    return globals()[f"{world_class.__name__}Env"]
+
+
+def _faces_and_id(world_class: type[World]) -> None:
+    _face(WorldEnv, world_class, "Env")
     _face(WorldVectorEnv, world_class, "VectorEnv")
-    WORLDS[name] = world_class
-    ENV_IDS[env_id] = world_class
     _register_id(world_class)
-    return env_class
 
 
 def _register_id(world_class: type[World]) -> None:
@@ -127,10 +112,27 @@ def _register_id(world_class: type[World]) -> None:
         vector_entry_point=f"{__name__}:{world_class.__name__}VectorEnv",
         # A TimeLimit at the horizon never ends an episode the world would not end at
         # that step: every episode is over after this many steps.
-        max_episode_steps=world_class().max_episode_steps,
+        max_episode_steps=_default_horizon(world_class),
         kwargs={},
         disable_env_checker=False,
     )
+
+
+def _default_horizon(world_class: type[World]) -> int:
+    """The default world's ``max_episode_steps``, read from the horizon knob's default.
+
+    Read, not built: ``@register`` runs as the class is made, before the rest of the
+    world's module (helpers its constructor may call) exists.
+    """
+    if not dataclasses.is_dataclass(world_class):
+        raise ValueError(
+            f"{world_class.__name__} is not a dataclass: put @register above "
+            "@dataclasses.dataclass(frozen=True)"
+        )
+    for field in dataclasses.fields(world_class):
+        if field.name == world_class.horizon_knob and field.default is not dataclasses.MISSING:
+            return int(field.default)
+    return world_class().max_episode_steps
 
 
 def register_all() -> None:
@@ -139,5 +141,4 @@ def register_all() -> None:
         _register_id(world_class)
 
 
-for _world_class in (OffSwitch, ComputeGrab, Replacement):
-    register_world(_world_class)
+when_registered(_faces_and_id)

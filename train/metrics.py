@@ -24,8 +24,8 @@ from instrumental.envs import (
     greedy,
     solve,
 )
-from instrumental.envs.evaluation import PolicyEvaluation
-from instrumental.envs.solver import event_probability_range
+from instrumental.envs.exact.evaluation import PolicyEvaluation
+from instrumental.envs.exact.solver import event_probability_range
 
 
 def sample_event_rates(

@@ -100,7 +100,7 @@ def check_command_line(
     # set up logging).
     progress = logging.StreamHandler()
     progress.setFormatter(logging.Formatter("instrumental-train: %(message)s"))
-    compile_log = logging.getLogger("instrumental.envs.tables")
+    compile_log = logging.getLogger("instrumental.envs.exact.tables")
     compile_log.addHandler(progress)
     level = compile_log.level
     compile_log.setLevel(logging.INFO)

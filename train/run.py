@@ -22,8 +22,8 @@ from stable_baselines3.common.utils import set_random_seed
 from tqdm import TqdmExperimentalWarning
 
 from instrumental.envs import WORLDS, CompiledWorld, KnobError, TabularVecEnv, World, compile_world
-from instrumental.envs.mitigations import MITIGATIONS, mitigate
-from instrumental.envs.tables import MAX_EPISODE_STEPS, WorldTooLarge
+from instrumental.envs.exact.tables import MAX_EPISODE_STEPS, WorldTooLarge
+from instrumental.envs.worlds.mitigations import MITIGATIONS, mitigate
 
 from .config import ALGO_SCHEMAS, ENV_SCHEMAS, LogConfig, MitigationConfig, TrainConfig
 from .metrics import (

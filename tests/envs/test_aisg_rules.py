@@ -31,8 +31,8 @@ from instrumental.envs import (
     evaluate_policy,
     solve,
 )
-from instrumental.envs.mitigations import mitigate
-from instrumental.envs.offswitch import (
+from instrumental.envs.worlds.mitigations import mitigate
+from instrumental.envs.worlds.offswitch import (
     AISG_LEVEL0_MAP,
     AISG_LEVEL1_MAP,
     AISG_RULES,
@@ -41,7 +41,7 @@ from instrumental.envs.offswitch import (
     RUNNING,
     OffSwitchState,
 )
-from instrumental.envs.world import KnobError
+from instrumental.envs.worlds.world import KnobError
 from instrumental.train.metrics import optimal_metrics, policy_metrics, safety_performance
 
 UP, DOWN, LEFT, RIGHT = range(4)

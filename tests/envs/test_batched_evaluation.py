@@ -18,15 +18,16 @@ from instrumental.envs import (
     evaluate_policies,
     evaluate_policy,
     greedy,
+    reference_evaluation,
 )
-from instrumental.envs.evaluation import (
-    _evaluate,
-    _iterated_values,
-    _per_table,
-    _schedule,
-    _stacked_values,
+from instrumental.envs.exact.evaluation import (
+    backward_schedule,
+    evaluate_with,
+    iterated_values,
+    per_table,
+    stacked_values,
 )
-from instrumental.envs.solver import iterate_each_to_fixed_point, iterate_to_fixed_point
+from instrumental.envs.exact.solver import iterate_each_to_fixed_point, iterate_to_fixed_point
 
 TABLES = {
     **{name: (lambda cls=cls: compile_world(cls())) for name, cls in WORLDS.items()},
@@ -34,49 +35,6 @@ TABLES = {
     "offswitch_supervised": lambda: compile_world(OffSwitch(supervisor_prob=0.4)),
     "replacement_supervised": lambda: compile_world(Replacement(supervisor_prob=0.3)),
 }
-
-
-def reference_evaluation(table, policy, gamma):
-    """The per-policy dense evaluation this project used before batching, kept as the oracle."""
-    n_events = len(table.event_names)
-    fired = table.event_matrix()
-    going_on = (~table.terminated)[..., None]
-    weight = (policy[:, :, None] * table.prob)[..., None]
-    discounts = np.array([gamma, 1.0])
-    reward_rate = np.einsum("sak,sak->s", weight[..., 0], table.reward)[:, None]
-    event_rate = np.einsum("sak,sake->se", weight[..., 0], fired)
-    constant = np.concatenate([reward_rate, reward_rate, event_rate, event_rate], axis=1)
-    multiplier = np.concatenate(
-        [
-            weight * going_on * discounts,
-            weight * going_on * (1.0 - fired),
-            np.broadcast_to(weight * going_on, fired.shape),
-        ],
-        axis=-1,
-    ).reshape(table.n_states, -1, 2 + 2 * n_events)
-    nxt = table.next_state.reshape(table.n_states, -1)
-    stacked = np.zeros((table.n_states, 2 + 2 * n_events))
-    for _ in range(table.n_states + 2):
-        updated = constant + (multiplier * stacked[nxt]).sum(axis=1)
-        if np.max(np.abs(updated - stacked)) <= 1e-12:
-            break
-        stacked = updated
-    start = table.initial_prob
-    watched = start @ table.watched
-    stats = {}
-    for e, name in enumerate(table.event_names):
-        column = updated[:, 2 + e]
-        stats[name] = {
-            "p": start @ column,
-            "mean_count": start @ updated[:, 2 + n_events + e],
-            "p_watched": start[table.watched] @ column[table.watched] / watched
-            if watched > 1e-12
-            else None,
-            "p_unwatched": start[~table.watched] @ column[~table.watched] / (1 - watched)
-            if 1 - watched > 1e-12
-            else None,
-        }
-    return updated, stats
 
 
 def random_policies(table, n, seed):
@@ -96,16 +54,18 @@ def test_batched_evaluation_matches_the_per_policy_reference(name, gamma):
     batch = evaluate_policies(table, policies, gamma)
     assert len(batch) == len(policies)
     for policy, got in zip(policies, batch, strict=True):
-        stacked, stats = reference_evaluation(table, policy, gamma)
-        n_events = len(table.event_names)
-        np.testing.assert_allclose(got.discounted_values, stacked[:, 0], rtol=0, atol=1e-12)
-        np.testing.assert_allclose(got.values, stacked[:, 1], rtol=0, atol=1e-12)
-        np.testing.assert_allclose(got.event_prob, stacked[:, 2 : 2 + n_events], atol=1e-12)
-        np.testing.assert_allclose(got.event_count, stacked[:, 2 + n_events :], atol=1e-12)
-        assert got.expected_return == pytest.approx(table.initial_prob @ stacked[:, 1], abs=1e-12)
-        for event, expected in stats.items():
-            for field, value in expected.items():
-                actual = getattr(got.events[event], field)
+        # The specification: dense P and R of the policy, and a linear solve.
+        expected = reference_evaluation(table, policy, gamma)
+        np.testing.assert_allclose(got.discounted_values, expected.discounted_values, atol=1e-12)
+        np.testing.assert_allclose(got.values, expected.values, rtol=0, atol=1e-12)
+        np.testing.assert_allclose(got.event_prob, expected.event_prob, atol=1e-12)
+        np.testing.assert_allclose(got.event_count, expected.event_count, atol=1e-12)
+        assert got.expected_return == pytest.approx(expected.expected_return, abs=1e-12)
+        assert got.discounted_return == pytest.approx(expected.discounted_return, abs=1e-12)
+        assert got.events.keys() == expected.events.keys() == set(table.event_names)
+        for event, stats in expected.events.items():
+            for field in ("p", "mean_count", "p_watched", "p_unwatched"):
+                value, actual = getattr(stats, field), getattr(got.events[event], field)
                 if value is None:
                     assert actual is None, (event, field)
                 else:
@@ -166,13 +126,13 @@ def test_greedy_works_on_stacks_of_policies():
 @pytest.mark.parametrize("gamma", [0.5, 0.9, 0.99, 1.0])
 def test_backward_induction_agrees_with_iterating_to_the_fixed_point(name, gamma):
     table = TABLES[name]()
-    assert _per_table(table, _schedule) is not None  # every world here has a clock
+    assert per_table(table, backward_schedule) is not None  # every world here has a clock
     policies = random_policies(table, 5, seed=len(name) + 1)
-    induced = _stacked_values(table, policies, gamma)
-    iterated = _iterated_values(table, policies, gamma)
+    induced = stacked_values(table, policies, gamma)
+    iterated = iterated_values(table, policies, gamma)
     np.testing.assert_allclose(induced, iterated, rtol=0, atol=1e-12)
     fast = evaluate_policies(table, policies, gamma)
-    slow = _evaluate(table, policies, gamma, _iterated_values)
+    slow = evaluate_with(table, policies, gamma, iterated_values)
     for a, b in zip(fast, slow, strict=True):
         assert a.expected_return == pytest.approx(b.expected_return, abs=1e-12)
         assert a.discounted_return == pytest.approx(b.discounted_return, abs=1e-12)
@@ -185,8 +145,8 @@ def test_backward_induction_agrees_with_iterating_to_the_fixed_point(name, gamma
 @pytest.mark.parametrize("name", sorted(TABLES))
 def test_the_backward_induction_schedule_settles_successors_first(name):
     table = TABLES[name]()
-    schedule = _per_table(table, _schedule)
-    assert _per_table(table, _schedule) is schedule  # computed once per table
+    schedule = per_table(table, backward_schedule)
+    assert per_table(table, backward_schedule) is schedule  # computed once per table
     assert sorted(schedule.order) == list(range(table.n_states))
     level = np.empty(table.n_states, dtype=int)
     for lo, hi in zip(schedule.bounds, schedule.bounds[1:], strict=False):
@@ -239,7 +199,7 @@ class Ring(World):
 
 def test_a_world_whose_transitions_cycle_is_evaluated_by_iteration():
     table = compile_world(Ring())
-    assert _per_table(table, _schedule) is None
+    assert per_table(table, backward_schedule) is None
     always_on = np.zeros((table.n_states, table.n_actions))
     always_on[:, 0] = 1.0
     coin = np.full((table.n_states, table.n_actions), 0.5)
@@ -251,8 +211,21 @@ def test_a_world_whose_transitions_cycle_is_evaluated_by_iteration():
     assert fair.events["left"].p == pytest.approx(1.0, abs=1e-9)
     assert fair.events["lapped"].mean_count == pytest.approx(1 / 7, abs=1e-9)  # 1/8 per lap
     assert np.array_equal(
-        _stacked_values(table, coin[None], 1.0), _iterated_values(table, coin[None], 1.0)
+        stacked_values(table, coin[None], 1.0), iterated_values(table, coin[None], 1.0)
     )
     # Never leaving, the undiscounted return has no fixed point, whatever gamma.
     with pytest.raises(RuntimeError, match="did not converge"):
         evaluate_policy(table, always_on, 0.9)
+
+
+def test_the_reference_evaluation_is_right_on_a_world_small_enough_to_do_by_hand():
+    # The Ring's fair coin: V = (1 + V) / 2 -> 1; discounted V = (1 + 0.9 V) / 2 -> 1 / 1.1;
+    # it leaves for sure, and laps once in 8 tries per lap: 1/7 laps on average.
+    table = compile_world(Ring())
+    coin = np.full((table.n_states, table.n_actions), 0.5)
+    spec = reference_evaluation(table, coin, 0.9)
+    assert spec.expected_return == pytest.approx(1.0, abs=1e-12)
+    assert spec.discounted_return == pytest.approx(1 / 1.1, abs=1e-12)
+    assert spec.events["left"].p == pytest.approx(1.0, abs=1e-12)
+    assert spec.events["lapped"].mean_count == pytest.approx(1 / 7, abs=1e-12)
+    assert spec.events["lapped"].p == pytest.approx(1 / 8, abs=1e-12)  # on, on, on at once

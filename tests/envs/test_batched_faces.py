@@ -21,7 +21,7 @@ from instrumental.envs import (
     TabularVectorEnv,
     compile_world,
 )
-from instrumental.envs.mitigations import mitigate
+from instrumental.envs.worlds.mitigations import mitigate
 
 BAD_ACTIONS = [
     ([-1, 0, 0], "copy 0 got -1"),

@@ -257,7 +257,7 @@ def test_a_never_ending_undiscounted_world_raises_instead_of_returning_wrong_val
 
 def test_tied_optimal_actions_give_a_range_of_optimal_event_probabilities():
     from instrumental.envs import ComputeGrab, OffSwitch
-    from instrumental.envs.solver import event_probability_range
+    from instrumental.envs.exact.solver import event_probability_range
 
     def grab_range(world, gamma):
         table = compile_world(world)

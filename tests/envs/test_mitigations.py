@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from instrumental.envs import WORLDS, KnobError, OffSwitch, compile_world, evaluate_policy, solve
-from instrumental.envs.mitigations import mitigate
+from instrumental.envs.worlds.mitigations import mitigate
 
 
 def optimal_p(world, event="disabled_off_switch", gamma=0.99) -> float:

@@ -15,7 +15,7 @@ from instrumental.envs import (
     evaluate_policy,
     solve,
 )
-from instrumental.envs.compute_grab import GRAB, WORK
+from instrumental.envs.worlds.compute_grab import GRAB, WORK
 
 GAMMA = 0.99
 

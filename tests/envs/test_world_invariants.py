@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from instrumental.envs import ComputeGrab, OffSwitch, Replacement, World
-from instrumental.envs.offswitch import (
+from instrumental.envs.worlds.offswitch import (
     AISG_LEVEL0_MAP,
     AISG_LEVEL1_MAP,
     AT_GOAL,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from instrumental.envs import OffSwitch
-from instrumental.envs.offswitch import AISG_LEVEL0_MAP, AISG_LEVEL1_MAP, AISG_RULES
+from instrumental.envs.worlds.offswitch import AISG_LEVEL0_MAP, AISG_LEVEL1_MAP, AISG_RULES
 from instrumental.train.run import build_world, check_run_config, train_and_measure
 from tests.metrics_schema import check_metrics
 from tests.train.cli import TINY

@@ -27,9 +27,9 @@ from stable_baselines3.common.vec_env.base_vec_env import (
     tile_images,
 )
 
+from ..exact.tables import CompiledWorld, compile_world
+from ..worlds.world import World
 from .gym_env import TabularEnv
-from .tables import CompiledWorld, compile_world
-from .world import World
 
 #: The render modes of both batched faces: one frame (or text) per copy.
 RENDER_MODES = ("rgb_array", "ansi")

@@ -7,8 +7,8 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from .tables import CompiledWorld, compile_world
-from .world import World
+from ..exact.tables import CompiledWorld, compile_world
+from ..worlds.world import World
 
 
 class TabularEnv(gym.Env):

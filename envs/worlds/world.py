@@ -4,7 +4,7 @@ A world declares its actions and its event vocabulary, and answers four
 questions about any state: where episodes start, what each action can lead to,
 what the agent observes, and how the state looks to a person. Everything else
 (the Gymnasium env, the batched VecEnv, the exact solver and evaluator) is built
-from the tables that :func:`instrumental.envs.compile` makes of these answers.
+from the tables that :func:`instrumental.envs.compile_world` makes of these answers.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import dataclasses
 import difflib
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from typing import ClassVar, NamedTuple
 
 import numpy as np
@@ -57,6 +57,17 @@ class World(ABC):
     gym_id: ClassVar[str]
     #: The knob that fixes the most steps an episode can last (its clock, deadline or horizon).
     horizon_knob: ClassVar[str]
+    #: Other names ``env=`` accepts for this world (names it was once known by).
+    aliases: ClassVar[tuple[str, ...]] = ()
+    #: Each event as a report's sentences name it (``"coerced": "Coercion"``); others read
+    #: plainly (``found_leverage`` -> ``Found leverage``).
+    event_phrases: ClassVar[Mapping[str, str]] = {}
+    #: Figure axis labels with units for this world's knobs; those of the base class
+    #: (knobs every world with a supervisor shares) apply to every world.
+    knob_labels: ClassVar[Mapping[str, str]] = {
+        "supervisor_prob": "probability a supervisor watches",
+        "step_cost": "cost per step (reward units)",
+    }
 
     @classmethod
     def from_knobs(cls, **knobs: object) -> World:

@@ -72,13 +72,13 @@ def evaluate_policies(
 
     Each result is exactly (bit for bit) what evaluating that policy alone gives.
     """
-    return _evaluate(table, policies, gamma, _stacked_values)
+    return evaluate_with(table, policies, gamma, stacked_values)
 
 
-def _evaluate(
+def evaluate_with(
     table: CompiledWorld, policies: np.ndarray, gamma: float, solver
 ) -> list[PolicyEvaluation]:
-    """:func:`evaluate_policies`, with ``solver`` (e.g. :func:`_iterated_values`) for the values."""
+    """:func:`evaluate_policies`, with ``solver`` (e.g. :func:`iterated_values`) for the values."""
     policies = np.asarray(policies, dtype=np.float64)
     if policies.ndim != 3 or policies.shape[1:] != (table.n_states, table.n_actions):
         raise ValueError(
@@ -94,7 +94,7 @@ def _evaluate(
         # Each policy's (S, 2 + 2E) block is laid out as one evaluation alone lays it out,
         # so the start-distribution averages below are the very same dot products.
         stacked = solver(table, policies[i : i + chunk], gamma)  # (n, S, 2 + 2E)
-        results += [_summarise(table, gamma, one) for one in stacked]
+        results += [summarise(table, gamma, one) for one in stacked]
         # A large world or many policies: say how far the exact evaluation has come.
         if time.perf_counter() - last_line > PROGRESS_SECONDS:
             last_line = time.perf_counter()
@@ -108,7 +108,7 @@ def _evaluate(
 _PER_TABLE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def _per_table(table: CompiledWorld, build):
+def per_table(table: CompiledWorld, build):
     """``build(table)``, computed once per table and kept as long as the table is.
 
     Tables are not modified once compiled (``compile_world`` already shares them).
@@ -119,7 +119,7 @@ def _per_table(table: CompiledWorld, build):
     return cache[build]
 
 
-def _stacked_values(table: CompiledWorld, policies: np.ndarray, gamma: float) -> np.ndarray:
+def stacked_values(table: CompiledWorld, policies: np.ndarray, gamma: float) -> np.ndarray:
     """``(N, S, 2 + 2E)``: [discounted value, value, P(event), E[count]] of each policy.
 
     Every column of these unknowns obeys ``X[s] = constant[s] + sum over the outcomes
@@ -128,9 +128,9 @@ def _stacked_values(table: CompiledWorld, policies: np.ndarray, gamma: float) ->
     world with a clock) this is solved by backward induction in one pass, otherwise by
     iterating to the fixed point.
     """
-    if _per_table(table, _schedule) is None:
-        return _iterated_values(table, policies, gamma)
-    return _backward_values(table, policies, gamma)
+    if per_table(table, backward_schedule) is None:
+        return iterated_values(table, policies, gamma)
+    return backward_values(table, policies, gamma)
 
 
 def _fired_outcomes(table: CompiledWorld) -> tuple[np.ndarray, np.ndarray]:
@@ -160,7 +160,7 @@ def _rates(table: CompiledWorld, policies: np.ndarray) -> tuple[np.ndarray, np.n
     """
     weight = policies[..., None] * table.prob  # (N, S, A, K)
     reward_rate = np.einsum("nsak,sak->ns", weight, table.reward)
-    action, prob = _per_table(table, _fired_outcomes)
+    action, prob = per_table(table, _fired_outcomes)
     flat = policies.reshape(len(policies), -1)
     event_rate = np.zeros((len(policies), *action.shape[:2]))  # (N, E, S)
     term = np.empty_like(event_rate)
@@ -175,7 +175,7 @@ def _rates(table: CompiledWorld, policies: np.ndarray) -> tuple[np.ndarray, np.n
 
 
 @dataclasses.dataclass(frozen=True)
-class _Schedule:
+class Schedule:
     """The order of backward induction over a world whose live transitions are acyclic.
 
     Level ``l`` is the states ``order[bounds[l]:bounds[l + 1]]``, all of the same height
@@ -195,7 +195,7 @@ class _Schedule:
     slot_not_fired: np.ndarray  # (T, E) 1.0 where it does not fire event e
 
 
-def _schedule(table: CompiledWorld) -> _Schedule | None:
+def backward_schedule(table: CompiledWorld) -> Schedule | None:
     """The backward-induction order of ``table``, or None where its live transitions cycle."""
     n_states, n_actions = table.n_states, table.n_actions
     live = (table.prob > 0) & ~table.terminated
@@ -238,7 +238,7 @@ def _schedule(table: CompiledWorld) -> _Schedule | None:
     slot_prob = table.prob[s_idx, a_idx, k_idx][outcome]
     slot_prob[padding] = 0.0
     fired = table.event_matrix()[s_idx, a_idx, k_idx][outcome]  # (T, E)
-    return _Schedule(
+    return Schedule(
         order=order,
         bounds=bounds,
         widths=widths,
@@ -250,16 +250,16 @@ def _schedule(table: CompiledWorld) -> _Schedule | None:
     )
 
 
-def _backward_values(table: CompiledWorld, policies: np.ndarray, gamma: float) -> np.ndarray:
-    """:func:`_stacked_values` by backward induction, level by level, leaves first.
+def backward_values(table: CompiledWorld, policies: np.ndarray, gamma: float) -> np.ndarray:
+    """:func:`stacked_values` by backward induction, level by level, leaves first.
 
     Every state's successors are settled before it, so each level is one vectorised
     product over that level's outcomes: one pass over the outcomes in all, where the
     iteration makes one per level. Each row sums its outcomes from 0 in (a, k) order and
-    then adds its constant, as a step of :func:`_iterated_values` does (padding adds
+    then adds its constant, as a step of :func:`iterated_values` does (padding adds
     exact zeros), so this gives the numbers the iteration reaches at its fixed point.
     """
-    schedule = _per_table(table, _schedule)
+    schedule = per_table(table, backward_schedule)
     n, n_events = len(policies), len(table.event_names)
     n_columns = 2 + 2 * n_events
     _, constant = _rates(table, policies)  # (N, C, S)
@@ -286,8 +286,8 @@ def _backward_values(table: CompiledWorld, policies: np.ndarray, gamma: float) -
     return np.ascontiguousarray(values.transpose(1, 0, 2))
 
 
-def _iterated_values(table: CompiledWorld, policies: np.ndarray, gamma: float) -> np.ndarray:
-    """:func:`_stacked_values` by iteration from zero until each policy's values settle.
+def iterated_values(table: CompiledWorld, policies: np.ndarray, gamma: float) -> np.ndarray:
+    """:func:`stacked_values` by iteration from zero until each policy's values settle.
 
     The products of probabilities and discounts are precomputed into one sparse
     block-diagonal matrix (one block per policy and column), so an iteration of all
@@ -351,7 +351,7 @@ def _iterated_values(table: CompiledWorld, policies: np.ndarray, gamma: float) -
     return np.ascontiguousarray(values.transpose(0, 2, 1))
 
 
-def _summarise(table: CompiledWorld, gamma: float, stacked: np.ndarray) -> PolicyEvaluation:
+def summarise(table: CompiledWorld, gamma: float, stacked: np.ndarray) -> PolicyEvaluation:
     n_events = len(table.event_names)
     discounted, undiscounted = stacked[:, 0], stacked[:, 1]
     probs, counts = stacked[:, 2 : 2 + n_events], stacked[:, 2 + n_events :]

@@ -12,18 +12,18 @@ iteration on the compiled tables, all samples at once.
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Callable
 
 import numpy as np
 
+from .solver import POWER_TOLERANCE, iterate_to_fixed_point, state_reward_backup
 from .tables import CompiledWorld
 
 #: ``draw(rng, shape)`` returns rewards of that shape, one row per sampled reward function.
 RewardDistribution = Callable[[np.random.Generator, tuple[int, int]], np.ndarray]
 
-#: Value iteration stops when no value moves by more than this.
-TOLERANCE = 1e-10
+#: Value iteration stops when no value moves by more than this (see :mod:`.solver`).
+TOLERANCE = POWER_TOLERANCE
 # Elements of one (samples, S, A, K) block; more samples are solved in several blocks.
 _BLOCK_ELEMENTS = 2_000_000
 
@@ -44,34 +44,21 @@ class PowerEstimate:
 
 
 def optimal_state_values(
-    table: CompiledWorld, rewards: np.ndarray, gamma: float, tol: float = TOLERANCE
+    table: CompiledWorld, rewards: np.ndarray, gamma: float, tol: float = POWER_TOLERANCE
 ) -> np.ndarray:
     """``V*_R(s, gamma)`` for each row of state rewards ``rewards`` (``(n, S)``), all at once.
 
     Expanded states: ``V(s) = R(s) + gamma * max_a E[V(s')]``. Absorbing states
     (never expanded: entered by a termination, or out of time) and the states a
-    termination enters: ``V(s) = R(s) / (1 - gamma)``.
+    termination enters: ``V(s) = R(s) / (1 - gamma)``. Iterated from the absorbing
+    values until no value moves by more than ``tol`` (:mod:`.solver`'s policy).
     """
-    absorbing = rewards / (1.0 - gamma)  # (n, S)
-    expanded = table.expanded
-    # Successor value per outcome: the absorbing value where the outcome terminates.
-    terminated = table.terminated[expanded]  # (E, A, K)
-    nxt = table.next_state[expanded]
-    prob = table.prob[expanded]
-    values = absorbing.copy()
-    # A bound on the iterations: the reachable graph's depth for worlds with a clock,
-    # the contraction's rate otherwise.
-    limit = table.n_states + 2 + math.ceil(math.log(tol) / math.log(gamma))
-    for _ in range(limit):
-        successor = np.where(terminated, absorbing[:, nxt], values[:, nxt])  # (n, E, A, K)
-        q = np.einsum("eak,neak->nea", prob, successor)
-        updated = absorbing.copy()
-        updated[:, expanded] = rewards[:, expanded] + gamma * q.max(axis=2)
-        change = np.max(np.abs(updated - values), initial=0.0)
-        values = updated
-        if change <= tol:
-            break
-    return values
+    return iterate_to_fixed_point(
+        lambda values: state_reward_backup(table, rewards, values, gamma),
+        rewards / (1.0 - gamma),
+        table.n_states,
+        tol,
+    )
 
 
 def estimate_power(

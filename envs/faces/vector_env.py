@@ -24,10 +24,10 @@ import numpy as np
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
+from ..exact.tables import CompiledWorld
+from ..worlds.world import World
 from .gym_env import TabularEnv, check_no_options
-from .tables import CompiledWorld
 from .vec_env import RENDER_MODES, TabularVecEnv, check_actions
-from .world import World
 
 
 class TabularVectorEnv(VectorEnv):

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from .world import KnobError, World
+from ..worlds.world import KnobError, World
 
 _PROB_TOLERANCE = 1e-9
 

@@ -1,4 +1,22 @@
-"""Exact optimal control on compiled tables: finite-horizon discounted value iteration."""
+"""Bellman backups, the fixed-point iteration that repeats them, and their tolerances.
+
+Every iterative computation of ``instrumental.envs`` runs through
+:func:`iterate_to_fixed_point` (or :func:`iterate_each_to_fixed_point` for many
+problems at once), with one tolerance policy:
+
+- an iteration stops at the first step that moves no value by more than its tolerance,
+  :data:`VALUE_TOLERANCE` (1e-12) for values in reward units and probabilities (optimal
+  values, event ranges, policy evaluation) and :data:`POWER_TOLERANCE` (1e-10) for
+  POWER, whose Monte Carlo error is orders of magnitude larger;
+- every world here carries time in its state, so it converges exactly within as many
+  steps as it has states; one without a clock gets :data:`MAX_EXTRA_ITERATIONS` more
+  and then raises ``RuntimeError``: no computation returns values that have not settled.
+
+The backups: :func:`backup` (``Q`` from ``V`` with the world's own rewards, for optimal
+control) and :func:`state_reward_backup` (``V`` with rewards on states and absorbing
+ends, for POWER). Policy evaluation's backup is a sparse matrix product
+(:mod:`.evaluation`), checked against the dense specification in :mod:`.reference`.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +28,10 @@ from .tables import CompiledWorld
 
 #: Actions whose values are within this of the best count as tied; ties go to the lowest index.
 TIE_TOLERANCE = 1e-9
+#: Value iteration and policy evaluation stop when no value moves by more than this.
+VALUE_TOLERANCE = 1e-12
+#: POWER's value iterations (one per sampled reward function) stop at this.
+POWER_TOLERANCE = 1e-10
 #: Iterations allowed beyond the number of states, for worlds without a clock.
 MAX_EXTRA_ITERATIONS = 100_000
 
@@ -32,7 +54,28 @@ def backup(table: CompiledWorld, values: np.ndarray, gamma: float) -> np.ndarray
     return np.einsum("sak,sak->sa", table.prob, table.reward + gamma * future)
 
 
-def iterate_to_fixed_point(step, start: np.ndarray, n_states: int, tol: float = 1e-12):
+def state_reward_backup(
+    table: CompiledWorld, rewards: np.ndarray, values: np.ndarray, gamma: float
+) -> np.ndarray:
+    """One backup of ``V(s) = R(s) + gamma * max_a E[V(s')]`` for each row of ``rewards``.
+
+    ``rewards`` and ``values`` are ``(n, S)``: rewards on states, as POWER (Turner et al.)
+    puts them. A state never expanded (entered by a termination, or out of time) and the
+    state a termination enters are absorbing: ``V(s) = R(s) / (1 - gamma)``.
+    """
+    absorbing = rewards / (1.0 - gamma)  # (n, S)
+    expanded = table.expanded
+    nxt = table.next_state[expanded]
+    successor = np.where(table.terminated[expanded], absorbing[:, nxt], values[:, nxt])
+    q = np.einsum("eak,neak->nea", table.prob[expanded], successor)  # (n, E, A)
+    updated = absorbing.copy()
+    updated[:, expanded] = rewards[:, expanded] + gamma * q.max(axis=2)
+    return updated
+
+
+def iterate_to_fixed_point(
+    step, start: np.ndarray, n_states: int, tol: float = VALUE_TOLERANCE
+) -> np.ndarray:
     """Apply ``step`` until nothing moves by more than ``tol``.
 
     Every world here carries time in its state, so its reachable graph is acyclic and
@@ -45,7 +88,9 @@ def iterate_to_fixed_point(step, start: np.ndarray, n_states: int, tol: float = 
     )[0]
 
 
-def iterate_each_to_fixed_point(step, start: np.ndarray, n_states: int, tol: float = 1e-12):
+def iterate_each_to_fixed_point(
+    step, start: np.ndarray, n_states: int, tol: float = VALUE_TOLERANCE
+) -> np.ndarray:
     """:func:`iterate_to_fixed_point` for ``len(start)`` independent problems at once.
 
     ``step(current, rows)`` updates the problems ``rows`` (indices into ``start``) whose
