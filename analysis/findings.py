@@ -8,21 +8,13 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-EVENT_PHRASES = {
-    "disabled_off_switch": "Disabling the off-switch",
-    "shut_down": "Being shut down",
-    "reached_goal": "Reaching the goal",
-    "grabbed_compute": "Grabbing compute",
-    "finished": "Finishing the job",
-    "coerced": "Coercion",
-    "replaced": "Being replaced",
-    "found_leverage": "Searching out leverage",
-}
+from instrumental import envs
 
 
 def event_phrase(event: str) -> str:
-    """``disabled_off_switch`` -> ``Disabling the off-switch``; unknown names read plainly."""
-    return EVENT_PHRASES.get(event, event.replace("_", " ").capitalize())
+    """``disabled_off_switch`` -> ``Disabling the off-switch`` (each world declares its own
+    phrases, :attr:`World.event_phrases`); unknown names read plainly."""
+    return envs.event_phrase(event)
 
 
 def knob_label(knob: str) -> str:

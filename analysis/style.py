@@ -7,6 +7,8 @@ from pathlib import Path
 
 from matplotlib.figure import Figure
 
+from instrumental import envs
+
 #: Okabe & Ito (2008), ordered so the first colours are the most distinct.
 OKABE_ITO = {
     "blue": "#0072B2",
@@ -41,22 +43,20 @@ RC = {
     "svg.hashsalt": "instrumental",
 }
 
-#: Axis labels with units for the knobs the worlds share.
+#: Axis labels with units for the fields of a run that are not a world's knobs (each world
+#: declares its knobs' labels: :attr:`World.knob_labels`).
 KNOB_AXIS_LABELS = {
-    "env.shutdown_prob": "shutdown probability",
-    "env.supervisor_prob": "probability a supervisor watches",
-    "env.step_cost": "cost per step (reward units)",
-    "env.goal_reward": "goal reward (reward units)",
-    "env.max_steps": "episode limit (steps)",
-    "env.deadline": "deadline (steps)",
-    "env.work": "work to finish (units)",
     "gamma": "discount γ",
     "total_timesteps": "training budget (environment steps)",
 }
 
 
 def axis_label(knob: str) -> str:
-    return KNOB_AXIS_LABELS.get(knob, knob.removeprefix("env."))
+    """An axis label with units: ``env.deadline`` -> ``deadline (steps)``."""
+    if knob in KNOB_AXIS_LABELS:
+        return KNOB_AXIS_LABELS[knob]
+    name = knob.removeprefix("env.")
+    return (envs.knob_label(name) if knob.startswith("env.") else None) or name
 
 
 def color(i: int) -> str:

@@ -10,9 +10,15 @@ GROUPS = ("env", "algo", "mitigation", "experiment")
 
 
 def available(group: str) -> list[str]:
-    """The options of a config group: the YAML files in ``instrumental/conf/<group>``."""
+    """The options of a config group: the YAML files in ``instrumental/conf/<group>``, and
+    for ``env`` every registered world's name and aliases (their configs are generated)."""
     folder = files("instrumental.conf").joinpath(group)
-    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml"))
+    options = {p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml")}
+    if group == "env":
+        from instrumental.envs import ALIASES, WORLDS
+
+        options |= {*WORLDS, *ALIASES}
+    return sorted(options)
 
 
 def unknown_option(group: str, option: str, options: list[str]) -> str:

@@ -11,9 +11,9 @@ import typing
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
-from omegaconf import MISSING
+from omegaconf import MISSING, OmegaConf
 
-from instrumental.envs import WORLDS, World
+from instrumental.envs import ALIASES, WORLDS, World
 
 
 def env_schema(world_class: type[World]) -> type:
@@ -129,11 +129,22 @@ ALGO_SCHEMAS: dict[str, type] = {"ppo": PPOConfig, "a2c": A2CConfig, "dqn": DQNC
 
 
 def register_configs() -> None:
-    """Put every schema in Hydra's ConfigStore (the YAML files extend them)."""
+    """Put every schema in Hydra's ConfigStore (the YAML files extend them).
+
+    Every registered world is an ``env=<name>`` option (and ``env=<alias>``) at its
+    defaults, straight from its dataclass: no YAML file. ``conf/env`` holds only presets
+    that set values (``aisg_level0``: ``/schema/env/offswitch`` with DeepMind's rules).
+    The help text's world list is ``${instrumental_worlds:}``.
+    """
     cs = ConfigStore.instance()
     cs.store(name="train_schema", node=TrainConfig)
     for name, schema in ENV_SCHEMAS.items():
         cs.store(group="schema/env", name=name, node=schema)
+        cs.store(group="env", name=name, node=schema)
+    for alias, name in ALIASES.items():
+        cs.store(group="env", name=alias, node=ENV_SCHEMAS[name])
+    if not OmegaConf.has_resolver("instrumental_worlds"):
+        OmegaConf.register_new_resolver("instrumental_worlds", lambda: ", ".join(WORLDS))
     for name, schema in ALGO_SCHEMAS.items():
         cs.store(group="schema/algo", name=name, node=schema)
     cs.store(group="schema", name="mitigation", node=MitigationConfig)

@@ -5,10 +5,11 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from instrumental.envs import ComputeGrab, OffSwitch, Replacement, World
+from instrumental.envs import WORLDS, ComputeGrab, OffSwitch, Replacement, World
 from instrumental.envs.worlds.offswitch import (
     AISG_LEVEL0_MAP,
     AISG_LEVEL1_MAP,
@@ -170,3 +171,11 @@ def test_compute_grab_fuzzing_keeps_every_invariant(
 @given(world=replacement_worlds(), choices=action_sequences, start=st.integers(0, 1))
 def test_replacement_fuzzing_keeps_every_invariant(world: Replacement, choices, start: int) -> None:
     walk_checking_invariants(world, replacement_events_match, choices, start)
+
+
+@pytest.mark.parametrize("name", sorted(WORLDS))
+@settings(max_examples=25, deadline=None)
+@given(choices=st.lists(st.tuples(st.integers(0, 7), st.floats(0.0, 1.0)), max_size=40))
+def test_every_registered_world_keeps_the_invariants_at_its_defaults(name, choices):
+    # A world added in a file of its own is fuzzed here without a strategy of its own.
+    walk_checking_invariants(WORLDS[name](), lambda state, nxt, events: True, choices)
