@@ -94,6 +94,8 @@ class ComputeGrab(World):
     """
 
     name: ClassVar[str] = "compute"
+    # The module's and the class's name: env=compute_grab is env=compute.
+    aliases: ClassVar[tuple[str, ...]] = ("compute_grab",)
     gym_id: ClassVar[str] = "instrumental/ComputeGrab-v0"
     horizon_knob: ClassVar[str] = "deadline"
     actions: ClassVar[tuple[str, ...]] = ("work", "grab")

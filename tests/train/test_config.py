@@ -136,3 +136,16 @@ def test_demo_sweeps_six_shutdown_probabilities_from_0_to_half(compose_config):
     values = [float(v) for v in cfg.hydra.sweeper.params["env.shutdown_prob"].split(",")]
     assert values == [0.0, 0.1, 0.2, 0.3, 0.4, 0.5]
     assert compose_config("+experiment=demo")["env"]["name"] == "offswitch"
+
+
+def test_every_registered_world_is_an_env_option_at_its_defaults_and_aliases_name_it(
+    compose_config,
+):
+    from instrumental.envs import ALIASES, WORLDS
+
+    assert set(WORLDS) | set(ALIASES) <= set(available("env"))
+    for name, world_class in WORLDS.items():
+        env = compose_config(f"env={name}")["env"]
+        assert env.pop("name") == name and world_class(**env) == world_class()
+    assert ALIASES["compute_grab"] == "compute"
+    assert compose_config("env=compute_grab")["env"] == compose_config("env=compute")["env"]
