@@ -51,6 +51,8 @@ from tqdm import tqdm
 
 from instrumental.envs import CompiledWorld, compile_world
 
+from .checks import check_job_config
+from .common import RunStreams, build_world, resolve_device, write_curve
 from .fleet_env import FleetWorlds
 from .fleet_loss import (
     aggregate_minibatch,
@@ -68,61 +70,14 @@ from .metrics import (
     sample_event_rates,
     write_json_atomic,
 )
-from .run import (
-    LIMITS,
-    MAX_SEED,
-    ConfigError,
-    RunStreams,
-    build_world,
-    check_run_config,
-    write_curve,
-)
-
-TRAINERS = ("sb3", "fleet")
-SEED_LIMITS = LIMITS["seeds"]
 
 #: A rollout evaluates the networks on every state at once (one large batched pass, then
 #: a lookup per step) when the world has at most this many states per step of the
 #: rollout (``n_steps * n_envs``); larger worlds are evaluated step by step.
 TABULATE_STATES_PER_ROLLOUT_STEP = 4
-DEVICES = ("auto", "cpu", "cuda")
 
 #: Agents trained at once on a CPU (see :func:`group_size`); measured best at 64.
 CPU_GROUP_SIZE = 64
-
-
-def resolve_device(name: str) -> torch.device:
-    """``auto`` is CUDA when a GPU is visible, else the CPU."""
-    if name not in DEVICES:
-        raise ConfigError(f"device={name!r} is not allowed: must be one of {list(DEVICES)}")
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("device='cuda' is not allowed here: no CUDA device is visible")
-    return torch.device(name)
-
-
-def check_fleet_config(cfg: dict[str, Any]) -> None:
-    """Reject a job the fleet trainer cannot run, naming the field."""
-    check_run_config(cfg)
-    trainer = cfg.get("trainer", "sb3")
-    if trainer not in TRAINERS:
-        raise ConfigError(f"trainer={trainer!r} is not allowed: must be one of {list(TRAINERS)}")
-    seeds = cfg.get("seeds", 1)
-    low, high = SEED_LIMITS
-    if isinstance(seeds, bool) or not isinstance(seeds, int) or not low <= seeds <= high:
-        raise ConfigError(
-            f"seeds={seeds!r} is not allowed: must be an integer in [{low}, {high:,}]"
-        )
-    if cfg["seed"] + seeds - 1 > MAX_SEED:
-        raise ConfigError(
-            f"seeds={seeds} is not allowed with seed={cfg['seed']}: the last seed would pass "
-            f"{MAX_SEED} (seeds are 64-bit integers)"
-        )
-    algo = cfg["algo"]
-    if trainer == "fleet" and algo["name"] != "ppo":
-        raise ConfigError(f"algo.name={algo['name']!r} is not allowed with trainer=fleet: 'ppo'")
-    resolve_device(cfg["device"])
 
 
 def _cdf(log_probs: torch.Tensor) -> np.ndarray:
@@ -374,7 +329,7 @@ def train_fleet(cfg: dict[str, Any], seeds: list[int], out_dirs: list[Path]) -> 
     Agents are independent, so the groups change nothing in any seed's results; a job
     interrupted part-way keeps the groups it finished, and a re-run trains the rest.
     """
-    check_fleet_config(cfg)
+    check_job_config(cfg)
     torch.set_num_threads(cfg["torch_threads"])
     world = build_world(cfg["env"], cfg["mitigation"])
     table = compile_world(world)
@@ -459,29 +414,4 @@ def _train_group(cfg, world, table, optimal, seeds, out_dirs, bar) -> list[dict]
         )
         write_json_atomic(out_dir / "metrics.json", metrics)
         results.append(metrics)
-    return results
-
-
-def train_job(cfg: dict[str, Any], out_dir: Path) -> list[dict[str, Any]]:
-    """One Hydra job of ``seeds`` seeds starting at ``seed``: ``<out_dir>/seed=<k>/`` each.
-
-    Seeds whose ``metrics.json`` already exists are skipped, so a re-run finishes an
-    interrupted job; because agents are independent, the seeds trained later get
-    exactly the results they would have got in the first run. ``trainer=sb3`` with
-    ``seeds > 1`` trains the seeds one after another with SB3, in the same layout.
-    """
-    check_fleet_config(cfg)
-    all_seeds = list(range(cfg["seed"], cfg["seed"] + cfg.get("seeds", 1)))
-    pending = [k for k in all_seeds if not (out_dir / f"seed={k}" / "metrics.json").exists()]
-    if not pending:
-        return []
-    if cfg.get("trainer", "sb3") == "fleet":
-        return train_fleet(cfg, pending, [out_dir / f"seed={k}" for k in pending])
-    from .run import train_and_measure
-
-    results = []
-    for k in pending:
-        run_cfg = copy.deepcopy(cfg)
-        run_cfg["seed"] = k
-        results.append(train_and_measure(run_cfg, out_dir / f"seed={k}"))
     return results

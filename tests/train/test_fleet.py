@@ -244,7 +244,7 @@ def test_a_job_trained_in_groups_matches_one_fleet_and_draws_a_progress_bar(
 def test_an_interrupted_job_keeps_its_finished_groups_and_a_rerun_trains_the_rest(
     tmp_path, monkeypatch
 ):
-    from instrumental.train.fleet import train_job
+    from instrumental.train.job import train_job
 
     cfg = compose("trainer=fleet", *TINY, "seed=0", "seeds=3")
     train_job(cfg, tmp_path / "whole")
