@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import re
 from pathlib import Path
+from typing import NamedTuple
 
 import matplotlib
 import numpy as np
@@ -49,11 +50,22 @@ def _first(groups: list, limit: int, what: str) -> tuple[list, str]:
     return groups[:limit], f"shows the first {limit} of {len(groups)} {what}; table.csv has all"
 
 
-def _note_left_out(fig: Figure, note: str) -> None:
-    """Say on the figure, bottom left, what it leaves out; ``write_figures`` warns too."""
-    fig.left_out = note  # read by write_figures
+class Drawn(NamedTuple):
+    """A figure that may show only some configurations, and a note saying which.
+
+    ``left_out`` is "" when the figure shows everything; otherwise the figure says so
+    itself, bottom left, and ``write_figures`` passes the note on as a warning.
+    """
+
+    figure: Figure
+    left_out: str = ""
+
+
+def _note_left_out(fig: Figure, note: str) -> Drawn:
+    """Say on the figure, bottom left, what it leaves out; the note comes back with it."""
     if note:
         fig.text(0.01, -0.07, note, ha="left", va="top", fontsize=11, color="0.35")
+    return Drawn(fig, note)
 
 
 def _natural(config: dict[str, object]) -> tuple:
@@ -82,7 +94,7 @@ def _groups(rows: pd.DataFrame, keys: list[str]) -> list[tuple[dict[str, object]
     return out
 
 
-def emergence_figure(rows: pd.DataFrame, knobs: list[str], event: str) -> Figure | None:
+def emergence_figure(rows: pd.DataFrame, knobs: list[str], event: str) -> Drawn | None:
     """Share of seeds that learned ``event`` against the first swept numeric knob."""
     varying = swept(rows, knobs)
     numeric = [k for k in varying if _is_numeric_knob(rows[k])]
@@ -92,7 +104,7 @@ def emergence_figure(rows: pd.DataFrame, knobs: list[str], event: str) -> Figure
     others = [k for k in varying if k != x]
     lines, left_out = _first(_groups(rows, others), MAX_LINES, "configurations")
     fig = Figure(figsize=(10, 6.2))
-    _note_left_out(fig, left_out)
+    drawn = _note_left_out(fig, left_out)
     ax = fig.subplots()
     any_tie = False
     for i, (config, group) in enumerate(lines):
@@ -129,10 +141,10 @@ def emergence_figure(rows: pd.DataFrame, knobs: list[str], event: str) -> Figure
     note = findings.budget_note(rows)
     ax.set_title(f"{title}\n{style.title(note, width=70)}" if note else title, loc="left")
     footnote(fig, "bands: Wilson 95% intervals; emerged: the greedy policy commits it with p ≥ 0.5")
-    return fig
+    return drawn
 
 
-def replacement_grid_figure(rows: pd.DataFrame, knobs: list[str], event: str) -> Figure | None:
+def replacement_grid_figure(rows: pd.DataFrame, knobs: list[str], event: str) -> Drawn | None:
     """The threat × goal-conflict table as an annotated heat map, one panel per other setting."""
     threat, conflict = "env.threat", "env.goal_conflict"
     if threat not in rows or conflict not in rows or len(swept(rows, [threat, conflict])) < 2:
@@ -140,7 +152,7 @@ def replacement_grid_figure(rows: pd.DataFrame, knobs: list[str], event: str) ->
     others = [k for k in swept(rows, knobs) if k not in (threat, conflict)]
     panels, left_out = _first(_groups(rows, others), 4, "panels")
     fig = Figure(figsize=(6.5 * len(panels), 6.5))
-    _note_left_out(fig, left_out)
+    drawn = _note_left_out(fig, left_out)
     axes = np.atleast_1d(fig.subplots(1, len(panels)))
     levels = [False, True]
     image = None
@@ -174,7 +186,7 @@ def replacement_grid_figure(rows: pd.DataFrame, knobs: list[str], event: str) ->
     note = findings.budget_note(rows)
     if note:  # the budget and verdicts behind the counts, under the panels
         footnote(fig, note)
-    return fig
+    return drawn
 
 
 def _read_curve(run: Run, column: str) -> tuple[np.ndarray, np.ndarray] | str:
@@ -187,10 +199,11 @@ def _read_curve(run: Run, column: str) -> tuple[np.ndarray, np.ndarray] | str:
 
 def learning_curves_figure(
     runs: list[Run], knobs: list[str], event: str
-) -> tuple[Figure | None, list[str]]:
+) -> tuple[Drawn | None, list[str]]:
     """Exact probability of ``event`` during training: every seed thin, the mean with a band.
 
-    Returns the figure and, for each ``curve.csv`` that could not be used, why.
+    Returns the figure (with what it leaves out) and, for each ``curve.csv`` that could
+    not be used, why.
     """
     column = f"p_{event}"
     unreadable = []
@@ -215,7 +228,7 @@ def learning_curves_figure(
         sorted(by_config, key=lambda label: _natural(configs[label])), MAX_LINES, "configurations"
     )
     fig = Figure(figsize=(10, 6.2))
-    _note_left_out(fig, left_out)
+    drawn = _note_left_out(fig, left_out)
     ax = fig.subplots()
     best: tuple[float, str, np.ndarray, np.ndarray] | None = None
     for i, label in enumerate(labels):
@@ -241,7 +254,7 @@ def learning_curves_figure(
     ax.legend(loc="best")
     ax.set_title(style.title(findings.curve_finding(best[1], best[2], best[3], event)), loc="left")
     footnote(fig, "thin: one seed; thick: the mean, band: ±1.96 standard errors")
-    return fig, unreadable
+    return drawn, unreadable
 
 
 def _grid_shape(panels: int) -> tuple[int, int]:
@@ -296,7 +309,6 @@ def emergence_over_training_figure(
     panels.sort(key=lambda panel: _natural(panel[0]))
     rows, columns = _grid_shape(len(panels))
     fig = Figure(figsize=(max(4.9 * columns + 0.6, 8), 3.9 * rows + 2.2), layout="constrained")
-    fig.left_out = ""
     axes = fig.subplots(rows, columns, sharex=True, sharey=True, squeeze=False).ravel()
     for ax in axes[len(panels) :]:
         ax.remove()
@@ -359,7 +371,7 @@ def emergence_over_training_figure(
     return fig
 
 
-def mitigations_figure(rows: pd.DataFrame, knobs: list[str], event: str) -> Figure | None:
+def mitigations_figure(rows: pd.DataFrame, knobs: list[str], event: str) -> Drawn | None:
     """Share of seeds that learned ``event`` under each mitigation, side by side."""
     name = "mitigation.name"
     if name not in rows or rows[name].astype(str).nunique() < 2:
@@ -371,7 +383,7 @@ def mitigations_figure(rows: pd.DataFrame, knobs: list[str], event: str) -> Figu
     others = [k for k in swept(rows, knobs) if k != name]
     series, left_out = _first(_groups(rows, others), MAX_LINES, "configurations")
     fig = Figure(figsize=(11, 6.2))
-    _note_left_out(fig, left_out)
+    drawn = _note_left_out(fig, left_out)
     ax = fig.subplots()
     width = 0.8 / len(series)
     for i, (config, group) in enumerate(series):
@@ -396,10 +408,10 @@ def mitigations_figure(rows: pd.DataFrame, knobs: list[str], event: str) -> Figu
     ax.set_ylim(0, 1.05)
     ax.legend(loc="best")
     ax.set_title(style.title(findings.mitigation_finding(rows, order, event)), loc="left")
-    return fig
+    return drawn
 
 
-def oversight_gap_figure(summary: pd.DataFrame, knobs: list[str], event: str) -> Figure | None:
+def oversight_gap_figure(summary: pd.DataFrame, knobs: list[str], event: str) -> Drawn | None:
     """Exact probability of ``event`` in watched against unwatched episodes, per configuration."""
     watched, unwatched = f"p_{event}_watched", f"p_{event}_unwatched"
     if watched not in summary or unwatched not in summary:
@@ -409,7 +421,7 @@ def oversight_gap_figure(summary: pd.DataFrame, knobs: list[str], event: str) ->
         return None
     groups, left_out = _first(_groups(rows, swept(rows, knobs)), 12, "configurations")
     fig = Figure(figsize=(10, 1.6 + 0.9 * len(groups)))
-    _note_left_out(fig, left_out)
+    drawn = _note_left_out(fig, left_out)
     ax = fig.subplots()
     for y, (_config, group) in enumerate(groups):
         points = []
@@ -446,7 +458,7 @@ def oversight_gap_figure(summary: pd.DataFrame, knobs: list[str], event: str) ->
         config_label(config) if len(groups) > 1 else "",
     )
     ax.set_title(style.title(text), loc="left")
-    return fig
+    return drawn
 
 
 def file_stem(figure: str, env: str) -> str:
@@ -482,23 +494,26 @@ def write_figures(
             learning, unreadable = learning_curves_figure(env_runs, knobs, event)
             warnings += [f"{why}; left out of the learning curves" for why in unreadable]
             env_summary = summary[summary.env == env]
-            figures = {
-                "emergence_over_training": emergence_over_training_figure(
-                    env_summary, curves or {}, knobs, event
-                ),
+            over_training = emergence_over_training_figure(env_summary, curves or {}, knobs, event)
+            phase = (
+                phase_figure_for(rows, env_runs[0].metrics["config"], knobs, event)
+                if env_runs
+                else None
+            )
+            # The emergence over training and the phase diagram draw every configuration.
+            figures: dict[str, Drawn | None] = {
+                "emergence_over_training": None if over_training is None else Drawn(over_training),
                 "emergence": emergence_figure(rows, knobs, event),
                 "grid": replacement_grid_figure(rows, knobs, event),
                 "learning_curves": learning,
                 "mitigations": mitigations_figure(rows, knobs, event),
                 "oversight_gap": oversight_gap_figure(env_summary, knobs, event),
-                "phase": phase_figure_for(rows, env_runs[0].metrics["config"], knobs, event)
-                if env_runs
-                else None,
+                "phase": None if phase is None else Drawn(phase),
             }
-            for name, fig in figures.items():
-                if fig is not None:
+            for name, drawn in figures.items():
+                if drawn is not None:
                     stem = file_stem(name, env)
-                    written += style.save(fig, out_dir, stem)
-                    if fig.left_out:
-                        warnings.append(f"{stem}.png {fig.left_out}")
+                    written += style.save(drawn.figure, out_dir, stem)
+                    if drawn.left_out:
+                        warnings.append(f"{stem}.png {drawn.left_out}")
     return written, warnings

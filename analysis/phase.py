@@ -203,6 +203,4 @@ def phase_figure_for(
         return None
     if all(isinstance(v, int) for v in values):  # an integer knob: no values between cells
         return None
-    fig = phase_figure(rows, x, "gamma", event, config)
-    fig.left_out = ""  # read by write_figures: every configuration is drawn
-    return fig
+    return phase_figure(rows, x, "gamma", event, config)

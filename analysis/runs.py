@@ -22,8 +22,19 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from instrumental.train.metrics_schema import (
+    MAX_TIMESTEPS,
+    NAMED,
+    EventStats,
+    Number,
+    OptimalMetrics,
+    PolicyMetrics,
+    RunMetrics,
+    fields,
+)
+
 #: Keys every run's metrics.json must hold for the report to use it.
-REQUIRED_KEYS = ("env", "seed", "config", "policy", "optimal")
+REQUIRED_KEYS = tuple(f.key for f in fields(RunMetrics) if f.required)
 #: A run is near-optimal when its regret is at most this share of the optimum's |value|.
 NEAR_OPTIMAL_TOLERANCE = 0.01
 #: Config entries that say how a run was executed, checked or laid out, not what was trained:
@@ -62,9 +73,8 @@ MAX_FILE_BYTES = 16 * 2**20
 MAX_CONFIG_DEPTH = 6
 #: Longest text accepted in a config entry (a map is a few hundred characters).
 MAX_TEXT = 4096
-#: Largest magnitude of a number in a config (seeds aside) and of a step count.
+#: Largest magnitude of a number in a config (seeds aside).
 MAX_MAGNITUDE = 1e15
-MAX_TIMESTEPS = 10**15
 #: Names of worlds, events, trainers, algorithms and config keys.
 NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]{0,63}")
 #: Config entries that are names (they become labels, tick marks and column values).
@@ -283,38 +293,41 @@ def _check_section(field: str, value: Any) -> dict[str, Any]:
     return value
 
 
+def _check_fields(prefix: str, block: dict[str, Any], schema: type) -> None:
+    """Every named or numeric field of ``block`` as ``schema`` (a metrics_schema TypedDict)
+    declares it: names must be names, numbers in range; an absent optional field passes."""
+    for field in fields(schema):
+        value, where = block.get(field.key), f"{prefix}{field.key}"
+        if field.check == NAMED:
+            if field.required or value is not None:
+                _check_name(where, value)
+        elif isinstance(field.check, Number) and field.check.integer:
+            low, high = field.check.low, field.check.high
+            _check_int(where, value, int(low), high, optional=not field.required)
+        elif isinstance(field.check, Number):
+            _check_number(where, value, field.check.low, field.check.high)
+
+
 def check_metrics(metrics: dict[str, Any]) -> None:
-    """Check every value the report uses; ``ValueError`` names the first bad field."""
-    _check_name("env", metrics["env"])
-    _check_int("seed", metrics["seed"], 0, 2**63 - 1)
-    for key in ("algo", "trainer"):
-        if metrics.get(key) is not None:
-            _check_name(key, metrics[key])
-    _check_int("total_timesteps", metrics.get("total_timesteps"), 1, MAX_TIMESTEPS, True)
-    _check_number("gamma", metrics.get("gamma"), 0, 1)
-    _check_int("n_states", metrics.get("n_states"), 1, MAX_MAGNITUDE, True)
-    _check_number("wall_seconds", metrics.get("wall_seconds"), 0)
+    """Check every value the report uses, as metrics_schema declares it; ``ValueError``
+    names the first bad field."""
+    _check_fields("", metrics, RunMetrics)
     policy, optimal = metrics["policy"], _check_section("optimal", metrics["optimal"])
-    for key in ("return", "discounted_return", "return_greedy", "sampled_return"):
-        _check_number(f"policy.{key}", policy.get(key))
-    for key in ("return", "discounted_return"):
-        _check_number(f"optimal.{key}", optimal.get(key))
+    _check_fields("policy.", policy, PolicyMetrics)
+    _check_fields("optimal.", optimal, OptimalMetrics)
     for name, stats in policy["events"].items():
         where = f"policy.events.{name}"
         _check_name("policy.events", name)
         _check_section(where, stats)
+        # The one value a policy's event must have: its probability.
         if stats.get("p") is None:
             raise _bad(f"{where}.p", stats.get("p"), "a probability in [0, 1]")
-        for key in ("p", "p_greedy", "sampled", "p_watched", "p_unwatched"):
-            _check_number(f"{where}.{key}", stats.get(key), 0, 1)
-        _check_number(f"{where}.mean_count", stats.get("mean_count"), 0)
+        _check_fields(f"{where}.", stats, EventStats)
     for name, stats in _check_section("optimal.events", optimal.get("events", {})).items():
         where = f"optimal.events.{name}"
         _check_name("optimal.events", name)
         _check_section(where, stats)
-        for key in ("p", "p_watched", "p_unwatched", "p_min", "p_max"):
-            _check_number(f"{where}.{key}", stats.get(key), 0, 1)
-        _check_number(f"{where}.mean_count", stats.get("mean_count"), 0)
+        _check_fields(f"{where}.", stats, EventStats)
     check_config(metrics["config"], metrics)
 
 

@@ -36,11 +36,9 @@ from instrumental.train.fleet_loss import (
 from instrumental.train.run import build_world
 
 
-def multi_index_step(self: FleetWorlds, actions: np.ndarray) -> FleetStep:
+def multi_index_step(self: FleetWorlds, actions: np.ndarray, u: np.ndarray) -> FleetStep:
     """The environment step before the flat tables, for the rollout comparison."""
     t = self.table
-    u = self._uniforms[self._cursor]
-    self._cursor += 1
     s = self.state
     k = (u[:, 0, :, None] >= t.cum_prob[s, actions]).sum(axis=-1)
     nxt = t.next_state[s, actions, k]
@@ -88,8 +86,7 @@ def timed_minibatch(fleet: FleetPPO, loss_of) -> float:
 def measure(fleet: FleetPPO, rollout: tuple, repeats: int) -> dict[str, float]:
     """Seconds per minibatch (first minibatch of a fresh shuffle) for both updates."""
     states, actions, advantages, returns, old_table = rollout
-    algo = fleet.cfg["algo"]
-    batch, n = algo["batch_size"], fleet.n_agents
+    batch, n = fleet.hp.batch_size, fleet.n_agents
     order = np.stack([np.random.default_rng(i).permutation(states.shape[1]) for i in range(n)])
     pick = torch.as_tensor(order[:, :batch])
     mb_states, mb_actions = states.gather(1, pick), actions.gather(1, pick)

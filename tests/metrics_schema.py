@@ -1,7 +1,8 @@
 """Schema checks for a run folder's ``metrics.json`` and ``curve.csv``, shared by tests.
 
-Use from a test module: ``from metrics_schema import check_run_folder`` (``tests/`` is on
-``sys.path`` through its conftest, or insert it).
+The fields and their types come from :mod:`instrumental.train.metrics_schema`, the one
+definition of the file. Use from a test module: ``from metrics_schema import
+check_run_folder`` (``tests/`` is on ``sys.path`` through its conftest, or insert it).
 """
 
 from __future__ import annotations
@@ -9,23 +10,26 @@ from __future__ import annotations
 import csv
 import json
 import math
+import typing
 from pathlib import Path
 from typing import Any
 
-TOP_LEVEL = {
-    "env": str,
-    "algo": str,
-    "trainer": str,
-    "seed": int,
-    "total_timesteps": int,
-    "gamma": float,
-    "config": dict,
-    "policy": dict,
-    "optimal": dict,
-    "n_states": int,
-    "wall_seconds": float,
-    "versions": dict,
-}
+from instrumental.train.metrics_schema import METRICS_VERSION, RunMetrics, fields
+
+#: Keys a trainer writes only in some runs: ``fleet`` in the fleet trainer's.
+SOMETIMES = {"fleet"}
+
+
+def _kind(schema: type, key: str) -> type:
+    """The Python type a field's value has in JSON (a TypedDict block is a dict)."""
+    hint = typing.get_type_hints(schema)[key]
+    if typing.is_typeddict(hint):
+        return dict
+    return typing.get_origin(hint) or hint
+
+
+#: Every key a trainer always writes, and the type of its value.
+TOP_LEVEL = {f.key: _kind(RunMetrics, f.key) for f in fields(RunMetrics) if f.key not in SOMETIMES}
 
 
 def _probability(value: Any, where: str) -> None:
@@ -42,7 +46,10 @@ def check_metrics(metrics: dict[str, Any], event_names: list[str] | None = None)
             assert isinstance(value, (int, float)) and math.isfinite(value), f"{key}={value!r}"
         else:
             assert isinstance(value, kind), f"{key} is {type(value).__name__}, not {kind.__name__}"
+    assert set(metrics) <= {f.key for f in fields(RunMetrics)}, "a key metrics_schema lacks"
+    assert metrics["schema_version"] == METRICS_VERSION
     assert metrics["trainer"] in ("sb3", "fleet")
+    assert ("fleet" in metrics) == (metrics["trainer"] == "fleet")
     assert metrics["config"]["seed"] == metrics["seed"]
     assert {"instrumental", "torch"} <= set(metrics["versions"])
     policy, optimal = metrics["policy"], metrics["optimal"]

@@ -35,9 +35,10 @@ from omegaconf import DictConfig, OmegaConf
 
 from hydra_plugins.instrumental_sweeper import InstrumentalSweeper
 
+from .common import ConfigError
 from .config import register_configs
 from .precheck import check_command_line
-from .run import ConfigError, train_and_measure
+from .run import train_and_measure
 from .sweeper import (
     ERROR_FILE,
     RUNNING_FILE,
@@ -220,7 +221,7 @@ def train(cfg: DictConfig) -> float | JobFailed | None:
         if sweeping:  # the sweep learns from it which jobs a dead worker had started
             running.write_text(f"{socket.gethostname()} {os.getpid()}\n")
         if seed_block:
-            from .fleet import train_job
+            from .job import train_job
 
             runs = train_job(resolved, out_dir)
         else:

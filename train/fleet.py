@@ -6,7 +6,9 @@ seed; here every agent's network is a slice of stacked parameters
 (:mod:`.fleet_ppo`) and every agent's environment copies are stepped together
 (:mod:`.fleet_env`), so the overhead is paid once per fleet.
 
-The algorithm is SB3's PPO with the same hyperparameter names and meanings:
+:meth:`FleetPPO.learn` reads as CleanRL's and PureJaxRL's ``ppo.py`` do: collect a
+rollout (tabulated or step by step, each a :class:`Rollout`), bootstrap time-limit
+cuts, GAE, update. The algorithm is SB3's PPO with the same hyperparameter names and meanings:
 rollouts of ``n_steps`` per copy, GAE(``gae_lambda``), truncations bootstrapped by
 adding ``gamma * V(terminal observation)`` to the reward, ``n_epochs`` passes of
 shuffled minibatches of ``batch_size`` with advantages normalised per minibatch,
@@ -32,18 +34,20 @@ a numpy generator seeded with the same number, its actions and minibatch orders;
 ``evaluation`` for the sampled cross-check. No number is shared between agents,
 so an agent's result does not depend on which other seeds share its fleet.
 
-A fleet job (``trainer=fleet``) trains seeds ``seed .. seed + seeds - 1`` and writes
-``<job dir>/seed=<k>/`` for each: ``metrics.json`` (the schema of SB3 runs, with
-``"trainer": "fleet"``), ``curve.csv`` and ``model.pt`` (the agent's state dict
-under SB3 ``MlpPolicy`` names).
+A fleet job (``trainer=fleet``, :func:`instrumental.train.job.train_job`) trains seeds
+``seed .. seed + seeds - 1`` and writes ``<job dir>/seed=<k>/`` for each:
+``metrics.json`` (the schema of SB3 runs, with ``"trainer": "fleet"``), ``curve.csv``
+and ``model.pt`` (the agent's state dict under SB3 ``MlpPolicy`` names).
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -51,6 +55,8 @@ from tqdm import tqdm
 
 from instrumental.envs import CompiledWorld, compile_world
 
+from .checks import check_job_config
+from .common import RunStreams, build_world, resolve_device, write_curve
 from .fleet_env import FleetWorlds
 from .fleet_loss import (
     aggregate_minibatch,
@@ -68,61 +74,73 @@ from .metrics import (
     sample_event_rates,
     write_json_atomic,
 )
-from .run import (
-    LIMITS,
-    MAX_SEED,
-    ConfigError,
-    RunStreams,
-    build_world,
-    check_run_config,
-    write_curve,
-)
-
-TRAINERS = ("sb3", "fleet")
-SEED_LIMITS = LIMITS["seeds"]
 
 #: A rollout evaluates the networks on every state at once (one large batched pass, then
 #: a lookup per step) when the world has at most this many states per step of the
 #: rollout (``n_steps * n_envs``); larger worlds are evaluated step by step.
 TABULATE_STATES_PER_ROLLOUT_STEP = 4
-DEVICES = ("auto", "cpu", "cuda")
 
 #: Agents trained at once on a CPU (see :func:`group_size`); measured best at 64.
 CPU_GROUP_SIZE = 64
 
 
-def resolve_device(name: str) -> torch.device:
-    """``auto`` is CUDA when a GPU is visible, else the CPU."""
-    if name not in DEVICES:
-        raise ConfigError(f"device={name!r} is not allowed: must be one of {list(DEVICES)}")
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("device='cuda' is not allowed here: no CUDA device is visible")
-    return torch.device(name)
+@dataclasses.dataclass(frozen=True)
+class FleetHyperparameters:
+    """What the fleet's PPO needs from a run's config, read once (SB3's names and meanings)."""
+
+    gamma: float  # discount
+    n_envs: int  # environment copies per agent
+    n_steps: int  # steps per copy per rollout
+    batch_size: int  # samples per minibatch
+    n_epochs: int  # passes over each rollout
+    learning_rate: float  # Adam's step size
+    gae_lambda: float  # GAE's lambda
+    clip_range: float  # the surrogate's clip on the probability ratio
+    ent_coef: float  # weight of the entropy bonus
+    vf_coef: float  # weight of the value loss
+    max_grad_norm: float  # each agent's gradient norm is clipped to this
+    net_arch: tuple[int, ...]  # hidden widths of the policy and of the value MLP
+    activation: str  # relu | tanh
+    fleet_update: str  # unique | per_sample (:mod:`.fleet_loss`)
+
+    @classmethod
+    def from_config(cls, cfg: dict[str, Any]) -> FleetHyperparameters:
+        """Read from a run's config dict (``cfg["algo"]`` a PPO section)."""
+        algo = cfg["algo"]
+        return cls(
+            gamma=float(cfg["gamma"]),
+            n_envs=cfg["n_envs"],
+            fleet_update=cfg.get("fleet_update", "unique"),
+            net_arch=tuple(algo["net_arch"]),
+            **{f.name: algo[f.name] for f in dataclasses.fields(cls) if f.name in _ALGO_FIELDS},
+        )
+
+    @property
+    def rollout_size(self) -> int:
+        """Steps per agent per rollout, summed over its copies."""
+        return self.n_steps * self.n_envs
 
 
-def check_fleet_config(cfg: dict[str, Any]) -> None:
-    """Reject a job the fleet trainer cannot run, naming the field."""
-    check_run_config(cfg)
-    trainer = cfg.get("trainer", "sb3")
-    if trainer not in TRAINERS:
-        raise ConfigError(f"trainer={trainer!r} is not allowed: must be one of {list(TRAINERS)}")
-    seeds = cfg.get("seeds", 1)
-    low, high = SEED_LIMITS
-    if isinstance(seeds, bool) or not isinstance(seeds, int) or not low <= seeds <= high:
-        raise ConfigError(
-            f"seeds={seeds!r} is not allowed: must be an integer in [{low}, {high:,}]"
-        )
-    if cfg["seed"] + seeds - 1 > MAX_SEED:
-        raise ConfigError(
-            f"seeds={seeds} is not allowed with seed={cfg['seed']}: the last seed would pass "
-            f"{MAX_SEED} (seeds are 64-bit integers)"
-        )
-    algo = cfg["algo"]
-    if trainer == "fleet" and algo["name"] != "ppo":
-        raise ConfigError(f"algo.name={algo['name']!r} is not allowed with trainer=fleet: 'ppo'")
-    resolve_device(cfg["device"])
+_ALGO_FIELDS = (
+    "n_steps", "batch_size", "n_epochs", "learning_rate", "gae_lambda", "clip_range",
+    "ent_coef", "vf_coef", "max_grad_norm", "activation",
+)  # fmt: skip
+
+
+class Rollout(NamedTuple):
+    """One rollout of every agent: tensors ``(n_agents, n_steps, n_envs)`` unless noted."""
+
+    states: torch.Tensor  # the state each step acted in
+    actions: torch.Tensor
+    rewards: torch.Tensor  # as the world paid them (float32)
+    episode_starts: torch.Tensor  # 1.0 where the step began an episode
+    truncated: torch.Tensor  # 1.0 where the step ran into the time limit
+    values: torch.Tensor  # V(state) of the rollout's value network
+    log_probs: torch.Tensor  # log pi(action | state) of the rollout's policy
+    terminal_values: torch.Tensor  # V(the state entered), to bootstrap a truncation
+    last_values: torch.Tensor  # (n_agents, n_envs): V(the state after the last step)
+    last_episode_starts: np.ndarray  # (n_agents, n_envs): whether that state starts an episode
+    log_prob_table: torch.Tensor | None  # (n_agents, S, A): the rollout policy; tabulated only
 
 
 def _cdf(log_probs: torch.Tensor) -> np.ndarray:
@@ -132,30 +150,64 @@ def _cdf(log_probs: torch.Tensor) -> np.ndarray:
     return cdf
 
 
+def bootstrap_truncations(rollout: Rollout, gamma: float) -> torch.Tensor:
+    """Rewards with a time-limit cut bootstrapped, as SB3 does: reward + gamma * V(terminal)."""
+    return rollout.rewards + gamma * rollout.terminal_values * rollout.truncated
+
+
+def generalised_advantages(
+    rewards: torch.Tensor, rollout: Rollout, gamma: float, gae_lambda: float
+) -> torch.Tensor:
+    """GAE(``gae_lambda``) advantages ``(n_agents, n_steps, n_envs)`` of a rollout."""
+    values, starts = rollout.values, rollout.episode_starts
+    last_dones = torch.as_tensor(
+        rollout.last_episode_starts, dtype=torch.float32, device=values.device
+    )
+    n_steps = values.shape[1]
+    advantages = torch.zeros_like(rewards)
+    last_gae = torch.zeros_like(rollout.last_values)
+    for step in reversed(range(n_steps)):
+        if step == n_steps - 1:
+            non_terminal, next_values = 1.0 - last_dones, rollout.last_values
+        else:
+            non_terminal, next_values = 1.0 - starts[:, step + 1], values[:, step + 1]
+        delta = rewards[:, step] + gamma * next_values * non_terminal - values[:, step]
+        last_gae = delta + gamma * gae_lambda * non_terminal * last_gae
+        advantages[:, step] = last_gae
+    return advantages
+
+
+class _Trace:
+    """What the worlds return during a rollout, kept in numpy until the rollout ends."""
+
+    def __init__(self, n_agents: int, n_steps: int, n_envs: int):
+        shape = (n_agents, n_steps, n_envs)
+        self.states = np.zeros(shape, dtype=np.int64)
+        self.next_states = np.zeros(shape, dtype=np.int64)
+        self.actions = np.zeros(shape, dtype=np.int64)
+        self.rewards = np.zeros(shape, dtype=np.float32)
+        self.starts = np.zeros(shape, dtype=np.float32)
+        self.truncated = np.zeros(shape, dtype=np.float32)
+        # Whether the state each copy is in after the rollout starts an episode.
+        self.last_episode_starts = np.ones((n_agents, n_envs), dtype=bool)
+
+
 class FleetPPO:
     """PPO for ``len(seeds)`` independent agents on one compiled world."""
 
     def __init__(self, cfg: dict[str, Any], table: CompiledWorld, seeds: list[int]):
-        algo = cfg["algo"]
-        self.cfg, self.table, self.seeds = cfg, table, list(seeds)
+        self.hp = FleetHyperparameters.from_config(cfg)
+        self.table, self.seeds = table, list(seeds)
         self.device = resolve_device(cfg["device"])
-        self.fleet_update = cfg.get("fleet_update", "unique")
-        self.gamma = float(cfg["gamma"])
-        self.n_envs, self.n_steps = cfg["n_envs"], algo["n_steps"]
         self.streams = [RunStreams.from_seed(k) for k in self.seeds]
         init = [torch.Generator().manual_seed(s.torch_seed) for s in self.streams]
         self.learner_rngs = [np.random.default_rng(s.torch_seed) for s in self.streams]
         self.net = FleetActorCritic(
-            table.obs_dim,
-            table.n_actions,
-            algo["net_arch"],
-            algo["activation"],
-            init,
-            self.device,
+            table.obs_dim, table.n_actions, self.hp.net_arch, self.hp.activation, init, self.device
         )
-        self.optimizer = FleetAdam(self.net.parameters(), lr=algo["learning_rate"])
+        self.optimizer = FleetAdam(self.net.parameters(), lr=self.hp.learning_rate)
         self.worlds = FleetWorlds(
-            table, self.n_envs, [np.random.default_rng(s.env) for s in self.streams]
+            table, self.hp.n_envs, [np.random.default_rng(s.env) for s in self.streams]
         )
         self.obs_table = torch.as_tensor(table.obs, device=self.device)
         self.num_timesteps = 0  # per agent, as SB3 counts: steps summed over its copies
@@ -164,143 +216,162 @@ class FleetPPO:
     def n_agents(self) -> int:
         return len(self.seeds)
 
-    # Policies ---------------------------------------------------------------------------
-
     @torch.no_grad()
     def action_probabilities(self) -> np.ndarray:
         """``(n_agents, S, A)`` float64 action probabilities of every agent in every state."""
         obs = self.obs_table.expand(self.n_agents, *self.obs_table.shape)
         return torch.softmax(self.net.logits(obs), dim=-1).cpu().numpy().astype(np.float64)
 
-    # Training ---------------------------------------------------------------------------
-
-    def learn(self, total_timesteps: int, on_step) -> None:
+    def learn(self, total_timesteps: int, on_step: Callable[[int], None]) -> None:
         """Train until every agent has taken ``total_timesteps`` steps (whole rollouts, as SB3).
 
         ``on_step(num_timesteps)`` is called after every environment step, as SB3
         calls a callback's ``_on_step``.
         """
-        n, t_len, e = self.n_agents, self.n_steps, self.n_envs
-        dev = self.device
-        agent_rows = np.arange(n)[:, None] * self.table.n_states
-        rows = torch.arange(n, device=dev)[:, None, None]
-        tabulate = self.table.n_states <= TABULATE_STATES_PER_ROLLOUT_STEP * t_len * e
+        hp, n = self.hp, self.n_agents
+        tabulate = self.table.n_states <= TABULATE_STATES_PER_ROLLOUT_STEP * hp.rollout_size
+        collect = self._collect_tabulated if tabulate else self._collect_step_by_step
         # The unique-pair update reads the rollout policy's table of log-probabilities.
-        unique = tabulate and self.fleet_update == "unique"
-        state = self.worlds.reset(t_len)
-        episode_starts = np.ones((n, e), dtype=bool)
-        # What the worlds return stays in numpy until the rollout ends.
-        buf_states = np.zeros((n, t_len, e), dtype=np.int64)
-        buf_next_states = np.zeros((n, t_len, e), dtype=np.int64)
-        buf_actions = np.zeros((n, t_len, e), dtype=np.int64)
-        buf_rewards = np.zeros((n, t_len, e), dtype=np.float32)
-        buf_starts = np.zeros((n, t_len, e), dtype=np.float32)
-        buf_truncated = np.zeros((n, t_len, e), dtype=np.float32)
-        buf_values = torch.zeros(n, t_len, e, device=dev)
-        buf_log_probs = torch.zeros(n, t_len, e, self.table.n_actions, device=dev)
-        first = True
+        unique = tabulate and hp.fleet_update == "unique"
+        state = self.worlds.reset()
+        episode_starts = np.ones((n, hp.n_envs), dtype=bool)
         while self.num_timesteps < total_timesteps:
-            if not first:
-                self.worlds.prepare(t_len)
-            first = False
-            action_uniforms = np.stack([g.random((t_len, e)) for g in self.learner_rngs], 1)
-            with torch.no_grad():
-                if tabulate:
-                    # The policy is fixed for the whole rollout: one forward pass over every
-                    # state, then each step is a lookup.
-                    all_obs = self.obs_table.expand(n, *self.obs_table.shape)
-                    table_log_probs = torch.log_softmax(self.net.logits(all_obs), dim=-1)
-                    table_values = self.net.values(all_obs)
-                    # Flat, indexed by agent * S + state: one lookup per step.
-                    table_cdf = _cdf(table_log_probs).reshape(n * self.table.n_states, -1)
-                for step in range(t_len):
-                    if tabulate:
-                        cdf = table_cdf[agent_rows + state]
-                    else:
-                        obs = self.obs_table[torch.as_tensor(state, device=dev)]
-                        log_probs_all = torch.log_softmax(self.net.logits(obs), dim=-1)
-                        buf_log_probs[:, step] = log_probs_all
-                        buf_values[:, step] = self.net.values(obs)
-                        cdf = _cdf(log_probs_all)
-                    actions = (action_uniforms[step][..., None] >= cdf).sum(-1)
-                    out = self.worlds.step(actions)
-                    self.num_timesteps += e
-                    on_step(self.num_timesteps)
-                    buf_states[:, step] = state
-                    buf_next_states[:, step] = out.next_state
-                    buf_truncated[:, step] = out.truncated
-                    buf_actions[:, step] = actions
-                    buf_rewards[:, step] = out.reward
-                    buf_starts[:, step] = episode_starts
-                    episode_starts = out.terminated | out.truncated
-                    state = out.state
-                states = torch.as_tensor(buf_states, device=dev)
-                next_states = torch.as_tensor(buf_next_states, device=dev)
-                if tabulate:
-                    buf_log_probs = table_log_probs[rows, states]
-                    buf_values = table_values[rows, states]
-                    terminal_values = table_values[rows, next_states]
-                    last_values = table_values[rows[:, 0], torch.as_tensor(state, device=dev)]
-                else:
-                    terminal_values = self.net.values(
-                        self.obs_table[next_states.reshape(n, -1)]
-                    ).view(n, t_len, e)
-                    last_values = self.net.values(
-                        self.obs_table[torch.as_tensor(state, device=dev)]
-                    )
-            # SB3 bootstraps a time-limit cut: reward + gamma * V(terminal observation).
-            truncated = torch.as_tensor(buf_truncated, device=dev)
-            rewards = (
-                torch.as_tensor(buf_rewards, device=dev) + self.gamma * terminal_values * truncated
-            )
-            actions_t = torch.as_tensor(buf_actions, device=dev)
-            log_probs = buf_log_probs.gather(-1, actions_t[..., None])[..., 0]
-            advantages = self._gae(
-                rewards,
-                buf_values,
-                torch.as_tensor(buf_starts, device=dev),
-                last_values,
-                torch.as_tensor(episode_starts, dtype=torch.float32, device=dev),
-            )
-            returns = advantages + buf_values
+            # 1. Rollout: n_steps steps of every copy under the current policy.
+            rollout = collect(state, episode_starts, on_step)
+            state, episode_starts = self.worlds.state, rollout.last_episode_starts
+            # 2. Bootstrap and 3. GAE: advantages and the returns the value net learns.
+            rewards = bootstrap_truncations(rollout, hp.gamma)
+            advantages = generalised_advantages(rewards, rollout, hp.gamma, hp.gae_lambda)
+            returns = advantages + rollout.values
+            # 4. Update: n_epochs passes of shuffled minibatches.
+            flat = (rollout.states, rollout.actions, advantages, returns)
+            states, actions, advantages, returns = (t.reshape(n, -1) for t in flat)
             if unique:
-                self._update_unique(
-                    states.reshape(n, -1),
-                    actions_t.reshape(n, -1),
-                    advantages.reshape(n, -1),
-                    returns.reshape(n, -1),
-                    table_log_probs,
-                )
-                continue
-            self._update(
-                self.obs_table[states.reshape(n, -1)],
-                actions_t.reshape(n, -1),
-                log_probs.reshape(n, -1),
-                advantages.reshape(n, -1),
-                returns.reshape(n, -1),
-            )
-
-    def _gae(self, rewards, values, starts, last_values, last_dones) -> torch.Tensor:
-        lam = self.cfg["algo"]["gae_lambda"]
-        advantages = torch.zeros_like(rewards)
-        last_gae = torch.zeros_like(last_values)
-        for step in reversed(range(self.n_steps)):
-            if step == self.n_steps - 1:
-                non_terminal, next_values = 1.0 - last_dones, last_values
+                self._update_unique(states, actions, advantages, returns, rollout.log_prob_table)
             else:
-                non_terminal, next_values = 1.0 - starts[:, step + 1], values[:, step + 1]
-            delta = rewards[:, step] + self.gamma * next_values * non_terminal - values[:, step]
-            last_gae = delta + self.gamma * lam * non_terminal * last_gae
-            advantages[:, step] = last_gae
-        return advantages
+                old_log_probs = rollout.log_probs.reshape(n, -1)
+                self._update(self.obs_table[states], actions, old_log_probs, advantages, returns)
+
+    # Rollouts ----------------------------------------------------------------------------
+
+    def _play(
+        self,
+        state: np.ndarray,
+        episode_starts: np.ndarray,
+        on_step: Callable[[int], None],
+        cdf_of: Callable[[int, np.ndarray], np.ndarray],
+    ) -> _Trace:
+        """Step every copy ``n_steps`` times, sampling actions from ``cdf_of(step, state)``."""
+        hp = self.hp
+        trace = _Trace(self.n_agents, hp.n_steps, hp.n_envs)
+        action_uniforms = np.stack(
+            [g.random((hp.n_steps, hp.n_envs)) for g in self.learner_rngs], 1
+        )
+        world_uniforms = self.worlds.draw(hp.n_steps)
+        for step in range(hp.n_steps):
+            actions = (action_uniforms[step][..., None] >= cdf_of(step, state)).sum(-1)
+            out = self.worlds.step(actions, world_uniforms[step])
+            self.num_timesteps += hp.n_envs
+            on_step(self.num_timesteps)
+            trace.states[:, step] = state
+            trace.next_states[:, step] = out.next_state
+            trace.truncated[:, step] = out.truncated
+            trace.actions[:, step] = actions
+            trace.rewards[:, step] = out.reward
+            trace.starts[:, step] = episode_starts
+            episode_starts = out.terminated | out.truncated
+            state = out.state
+        trace.last_episode_starts = episode_starts
+        return trace
+
+    @torch.no_grad()
+    def _collect_tabulated(
+        self, state: np.ndarray, episode_starts: np.ndarray, on_step: Callable[[int], None]
+    ) -> Rollout:
+        """A rollout in a small world: the networks run once over every state, then each
+        step is a table lookup (the policy is fixed for the whole rollout)."""
+        n, dev = self.n_agents, self.device
+        all_obs = self.obs_table.expand(n, *self.obs_table.shape)
+        log_prob_table = torch.log_softmax(self.net.logits(all_obs), dim=-1)
+        value_table = self.net.values(all_obs)
+        # Flat, indexed by agent * S + state: one lookup per step.
+        cdf_table = _cdf(log_prob_table).reshape(n * self.table.n_states, -1)
+        agent_rows = np.arange(n)[:, None] * self.table.n_states
+        trace = self._play(state, episode_starts, on_step, lambda _, s: cdf_table[agent_rows + s])
+        rows = torch.arange(n, device=dev)[:, None, None]
+        states = torch.as_tensor(trace.states, device=dev)
+        next_states = torch.as_tensor(trace.next_states, device=dev)
+        last_states = torch.as_tensor(self.worlds.state, device=dev)
+        return self._rollout(
+            trace,
+            values=value_table[rows, states],
+            log_probs_all=log_prob_table[rows, states],
+            terminal_values=value_table[rows, next_states],
+            last_values=value_table[rows[:, 0], last_states],
+            log_prob_table=log_prob_table,
+        )
+
+    @torch.no_grad()
+    def _collect_step_by_step(
+        self, state: np.ndarray, episode_starts: np.ndarray, on_step: Callable[[int], None]
+    ) -> Rollout:
+        """A rollout in a large world: the networks run on each step's states."""
+        n, hp, dev = self.n_agents, self.hp, self.device
+        log_probs_all = torch.zeros(n, hp.n_steps, hp.n_envs, self.table.n_actions, device=dev)
+        values = torch.zeros(n, hp.n_steps, hp.n_envs, device=dev)
+
+        def cdf_of(step: int, now: np.ndarray) -> np.ndarray:
+            obs = self.obs_table[torch.as_tensor(now, device=dev)]
+            log_probs_all[:, step] = torch.log_softmax(self.net.logits(obs), dim=-1)
+            values[:, step] = self.net.values(obs)
+            return _cdf(log_probs_all[:, step])
+
+        trace = self._play(state, episode_starts, on_step, cdf_of)
+        next_obs = self.obs_table[torch.as_tensor(trace.next_states, device=dev).reshape(n, -1)]
+        last_obs = self.obs_table[torch.as_tensor(self.worlds.state, device=dev)]
+        return self._rollout(
+            trace,
+            values=values,
+            log_probs_all=log_probs_all,
+            terminal_values=self.net.values(next_obs).view(n, hp.n_steps, hp.n_envs),
+            last_values=self.net.values(last_obs),
+            log_prob_table=None,
+        )
+
+    def _rollout(
+        self,
+        trace: _Trace,
+        *,
+        values: torch.Tensor,
+        log_probs_all: torch.Tensor,
+        terminal_values: torch.Tensor,
+        last_values: torch.Tensor,
+        log_prob_table: torch.Tensor | None,
+    ) -> Rollout:
+        dev = self.device
+        actions = torch.as_tensor(trace.actions, device=dev)
+        return Rollout(
+            states=torch.as_tensor(trace.states, device=dev),
+            actions=actions,
+            rewards=torch.as_tensor(trace.rewards, device=dev),
+            episode_starts=torch.as_tensor(trace.starts, device=dev),
+            truncated=torch.as_tensor(trace.truncated, device=dev),
+            values=values,
+            log_probs=log_probs_all.gather(-1, actions[..., None])[..., 0],
+            terminal_values=terminal_values,
+            last_values=last_values,
+            last_episode_starts=trace.last_episode_starts,
+            log_prob_table=log_prob_table,
+        )
+
+    # Updates -----------------------------------------------------------------------------
 
     def _update(self, obs, actions, old_log_probs, advantages, returns) -> None:
-        algo = self.cfg["algo"]
-        size, batch = obs.shape[1], algo["batch_size"]
+        size, batch = obs.shape[1], self.hp.batch_size
         n = self.n_agents
         offsets = np.arange(n)[:, None] * size
         data = (obs, actions, old_log_probs, advantages, returns)
-        for _ in range(algo["n_epochs"]):
+        for _ in range(self.hp.n_epochs):
             order = np.stack([g.permutation(size) for g in self.learner_rngs])
             flat = torch.as_tensor((order + offsets).reshape(-1), device=self.device)
             # Each agent's rollout in its own shuffled order, gathered once per epoch as
@@ -316,13 +387,12 @@ class FleetPPO:
     def _update_unique(self, states, actions, advantages, returns, old_log_prob_table) -> None:
         """:meth:`_update` on each minibatch's unique (state, action) pairs: the same draws,
         minibatches and normalised advantages, the same loss and gradient to rounding."""
-        algo = self.cfg["algo"]
-        size, batch = states.shape[1], algo["batch_size"]
+        size, batch = states.shape[1], self.hp.batch_size
         n_states, n_actions = self.table.n_states, self.table.n_actions
         states_np, actions_np = states.cpu().numpy(), actions.cpu().numpy()
         returns_np = returns.cpu().numpy()
         offsets = np.arange(self.n_agents)[:, None] * size
-        for _ in range(algo["n_epochs"]):
+        for _ in range(self.hp.n_epochs):
             order = np.stack([g.permutation(size) for g in self.learner_rngs])
             flat = torch.as_tensor((order + offsets).reshape(-1), device=self.device)
             shuffled_adv = advantages.reshape(-1).index_select(0, flat).view(advantages.shape)
@@ -346,14 +416,13 @@ class FleetPPO:
                 self._step(loss)
 
     def _coefficients(self) -> tuple[float, float, float]:
-        algo = self.cfg["algo"]
-        return algo["clip_range"], algo["ent_coef"], algo["vf_coef"]
+        return self.hp.clip_range, self.hp.ent_coef, self.hp.vf_coef
 
     def _step(self, loss: torch.Tensor) -> None:
         self.optimizer.zero_grad()
         # A sum of per-agent losses: each agent's gradient is its own loss's gradient.
         loss.sum().backward()
-        self.optimizer.clip_grad_norm(self.cfg["algo"]["max_grad_norm"])
+        self.optimizer.clip_grad_norm(self.hp.max_grad_norm)
         self.optimizer.step()
 
 
@@ -374,13 +443,13 @@ def train_fleet(cfg: dict[str, Any], seeds: list[int], out_dirs: list[Path]) -> 
     Agents are independent, so the groups change nothing in any seed's results; a job
     interrupted part-way keeps the groups it finished, and a re-run trains the rest.
     """
-    check_fleet_config(cfg)
+    check_job_config(cfg)
     torch.set_num_threads(cfg["torch_threads"])
     world = build_world(cfg["env"], cfg["mitigation"])
     table = compile_world(world)
     optimal = optimal_metrics(table, cfg["gamma"])  # the same world for every seed: solved once
     size = group_size(resolve_device(cfg["device"]), len(seeds))
-    rollout = cfg["algo"]["n_steps"] * cfg["n_envs"]
+    rollout = FleetHyperparameters.from_config(cfg).rollout_size
     per_agent = -(-cfg["total_timesteps"] // rollout) * rollout  # whole rollouts, as SB3
     bar = tqdm(
         total=len(seeds) * per_agent,
@@ -412,7 +481,7 @@ def _train_group(cfg, world, table, optimal, seeds, out_dirs, bar) -> list[dict]
             curve.append(row)
 
     def on_step(timesteps: int) -> None:
-        bar.update(len(seeds) * fleet.n_envs)
+        bar.update(len(seeds) * fleet.hp.n_envs)
         if timesteps >= next_record[0]:
             record(timesteps)
             next_record[0] = timesteps + every
@@ -431,8 +500,8 @@ def _train_group(cfg, world, table, optimal, seeds, out_dirs, bar) -> list[dict]
             torch.save(
                 {
                     "state_dict": fleet.net.state_dict(i),
-                    "net_arch": list(cfg["algo"]["net_arch"]),
-                    "activation": cfg["algo"]["activation"],
+                    "net_arch": list(fleet.hp.net_arch),
+                    "activation": fleet.hp.activation,
                     "obs_dim": table.obs_dim,
                     "n_actions": table.n_actions,
                 },
@@ -459,29 +528,4 @@ def _train_group(cfg, world, table, optimal, seeds, out_dirs, bar) -> list[dict]
         )
         write_json_atomic(out_dir / "metrics.json", metrics)
         results.append(metrics)
-    return results
-
-
-def train_job(cfg: dict[str, Any], out_dir: Path) -> list[dict[str, Any]]:
-    """One Hydra job of ``seeds`` seeds starting at ``seed``: ``<out_dir>/seed=<k>/`` each.
-
-    Seeds whose ``metrics.json`` already exists are skipped, so a re-run finishes an
-    interrupted job; because agents are independent, the seeds trained later get
-    exactly the results they would have got in the first run. ``trainer=sb3`` with
-    ``seeds > 1`` trains the seeds one after another with SB3, in the same layout.
-    """
-    check_fleet_config(cfg)
-    all_seeds = list(range(cfg["seed"], cfg["seed"] + cfg.get("seeds", 1)))
-    pending = [k for k in all_seeds if not (out_dir / f"seed={k}" / "metrics.json").exists()]
-    if not pending:
-        return []
-    if cfg.get("trainer", "sb3") == "fleet":
-        return train_fleet(cfg, pending, [out_dir / f"seed={k}" for k in pending])
-    from .run import train_and_measure
-
-    results = []
-    for k in pending:
-        run_cfg = copy.deepcopy(cfg)
-        run_cfg["seed"] = k
-        results.append(train_and_measure(run_cfg, out_dir / f"seed={k}"))
     return results

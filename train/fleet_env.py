@@ -4,8 +4,8 @@ The sampling semantics are :class:`instrumental.envs.TabularVecEnv`'s: an outcom
 is drawn by comparing one uniform against the cumulative outcome probabilities,
 entering a ``time_limit`` state truncates, finished copies restart from the start
 distribution at once. The difference is the random streams: each agent draws its
-uniforms from its own generator, in blocks of one rollout, so agent ``i``'s
-episodes depend on its own seed alone.
+uniforms from its own generator, in blocks of one rollout (:meth:`FleetWorlds.draw`),
+so agent ``i``'s episodes depend on its own seed alone.
 """
 
 from __future__ import annotations
@@ -30,7 +30,11 @@ class FleetStep:
 
 
 class FleetWorlds:
-    """``n_envs`` copies of one compiled world for each of ``len(generators)`` agents."""
+    """``n_envs`` copies of one compiled world for each of ``len(generators)`` agents.
+
+    ``reset()`` starts every copy; each rollout then draws its uniforms at once,
+    ``noise = draw(n_steps)``, and ``step(actions, noise[t])`` plays its step ``t``.
+    """
 
     def __init__(
         self, table: CompiledWorld, n_envs: int, generators: Sequence[np.random.Generator]
@@ -49,36 +53,31 @@ class FleetWorlds:
         self._next_state = table.next_state.reshape(-1)
         self._terminated = table.terminated.reshape(-1)
         self._reward = table.reward.reshape(-1)
-        self._uniforms = np.zeros((0, len(self.generators), 2, n_envs))
-        self._cursor = 0
 
-    def _draw(self, steps: int) -> None:
-        # Each agent draws (steps, outcome-or-restart, n_envs) uniforms from its own stream.
-        self._uniforms = np.stack([g.random((steps, 2, self.n_envs)) for g in self.generators], 1)
-        self._cursor = 0
-
-    def reset(self, steps_ahead: int) -> np.ndarray:
-        """Start every copy afresh; uniforms for the next ``steps_ahead`` steps are drawn now."""
+    def reset(self) -> np.ndarray:
+        """Start every copy afresh; the ``(n_agents, n_envs)`` start states."""
         starts = np.stack([g.random(self.n_envs) for g in self.generators])
         self.state = np.searchsorted(self._start_cdf, starts, side="right")
-        self._draw(steps_ahead)
         return self.state
 
-    def prepare(self, steps: int) -> None:
-        """Draw the uniforms of the next ``steps`` steps (one block per rollout)."""
-        self._draw(steps)
+    def draw(self, steps: int) -> np.ndarray:
+        """The uniforms of the next ``steps`` steps, ``(steps, n_agents, 2, n_envs)``.
 
-    def step(self, actions: np.ndarray) -> FleetStep:
+        Each agent draws its block from its own stream: per step and copy, one uniform
+        picks the outcome and one the restart state should the episode end.
+        """
+        return np.stack([g.random((steps, 2, self.n_envs)) for g in self.generators], 1)
+
+    def step(self, actions: np.ndarray, uniforms: np.ndarray) -> FleetStep:
+        """Play ``actions`` ``(n_agents, n_envs)`` with one step's ``uniforms`` of :meth:`draw`."""
         t = self.table
-        u = self._uniforms[self._cursor]
-        self._cursor += 1
         pair = self.state * self._n_actions + actions
-        k = (u[:, 0, :, None] >= self._cum_prob[pair]).sum(axis=-1)
+        k = (uniforms[:, 0, :, None] >= self._cum_prob[pair]).sum(axis=-1)
         outcome = pair * self._n_outcomes + k
         nxt = self._next_state[outcome]
         terminated = self._terminated[outcome]
         truncated = t.time_limit[nxt] & ~terminated
         done = terminated | truncated
-        restarts = np.searchsorted(self._start_cdf, u[:, 1], side="right")
+        restarts = np.searchsorted(self._start_cdf, uniforms[:, 1], side="right")
         self.state = np.where(done, restarts, nxt)
         return FleetStep(nxt, self.state, self._reward[outcome], terminated, truncated)

@@ -22,17 +22,22 @@ import torch
 ACTIVATION_FUNCTIONS = {"relu": torch.relu, "tanh": torch.tanh}
 
 
-def _layer_names(net_arch: Sequence[int]) -> list[tuple[str, str]]:
-    """``(state_dict prefix, role)`` per layer, in SB3's order and with SB3's names."""
-    names = []
-    for net in ("policy_net", "value_net"):
-        # SB3's nn.Sequential interleaves activations, so linear layers sit at even indices.
-        names += [(f"mlp_extractor.{net}.{2 * i}", "hidden") for i in range(len(net_arch))]
-    return [*names, ("action_net", "action"), ("value_net", "value")]
+def sb3_parameter_names(depth: int) -> list[str]:
+    """The state-dict prefix of each layer, in :class:`FleetActorCritic`'s order, under SB3
+    ``MlpPolicy`` names: what a saved agent is called, so that SB3 loads it."""
+    # SB3's nn.Sequential interleaves activations, so linear layers sit at even indices.
+    hidden = [
+        f"mlp_extractor.{net}.{2 * i}" for net in ("policy_net", "value_net") for i in range(depth)
+    ]
+    return [*hidden, "action_net", "value_net"]
 
 
 class FleetActorCritic:
-    """``n_agents`` actor-critics with stacked parameters ``(n_agents, fan_in, fan_out)``."""
+    """``n_agents`` actor-critics with stacked parameters ``(n_agents, fan_in, fan_out)``.
+
+    Layers, in order: the policy MLP's hidden layers (widths ``net_arch``), the value
+    MLP's, the action head and the value head.
+    """
 
     def __init__(
         self,
@@ -47,34 +52,22 @@ class FleetActorCritic:
         self.net_arch = list(net_arch)
         self.activation = ACTIVATION_FUNCTIONS[activation]
         self.device = device
-        widths = {
-            "hidden": None,
-            "action": n_actions,
-            "value": 1,
-        }
-        gains = {"hidden": math.sqrt(2.0), "action": 0.01, "value": 1.0}
-        self.names = _layer_names(self.net_arch)
+        widths = [obs_dim, *self.net_arch]
+        hidden = [(n_in, n_out, math.sqrt(2.0)) for n_in, n_out in itertools.pairwise(widths)]
+        # (fan_in, fan_out, orthogonal gain) per layer: policy MLP, value MLP, the two heads.
+        layers = [*hidden, *hidden, (widths[-1], n_actions, 0.01), (widths[-1], 1, 1.0)]
         weights: list[list[torch.Tensor]] = []
         # Each agent's layers are initialised in SB3's order from that agent's generator only.
         for generator in generators:
             per_agent = []
-            fan_in = {"policy_net": obs_dim, "value_net": obs_dim}
-            for name, role in self.names:
-                if role == "hidden":
-                    net = name.split(".")[1]
-                    index = int(name.split(".")[2]) // 2
-                    n_in, n_out = fan_in[net], self.net_arch[index]
-                    fan_in[net] = n_out
-                else:
-                    n_in = fan_in["policy_net" if role == "action" else "value_net"]
-                    n_out = widths[role]
+            for n_in, n_out, gain in layers:
                 w = torch.empty(n_out, n_in)
-                torch.nn.init.orthogonal_(w, gain=gains[role], generator=generator)
+                torch.nn.init.orthogonal_(w, gain=gain, generator=generator)
                 per_agent.append(w)
             weights.append(per_agent)
         self.weights = [
             torch.stack([agent[j].T for agent in weights]).contiguous().to(device)
-            for j in range(len(self.names))
+            for j in range(len(layers))
         ]
         self.biases = [
             torch.zeros(self.n_agents, 1, w.shape[2], device=device) for w in self.weights
@@ -109,7 +102,8 @@ class FleetActorCritic:
     def state_dict(self, agent: int) -> dict[str, torch.Tensor]:
         """Agent ``agent``'s parameters under SB3 ``MlpPolicy`` names and shapes."""
         out = {}
-        for (name, _), w, b in zip(self.names, self.weights, self.biases, strict=True):
+        names = sb3_parameter_names(len(self.net_arch))
+        for name, w, b in zip(names, self.weights, self.biases, strict=True):
             out[f"{name}.weight"] = w[agent].detach().T.contiguous().cpu()
             out[f"{name}.bias"] = b[agent, 0].detach().clone().cpu()
         return out

@@ -7,7 +7,7 @@ import functools
 import json
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import IO, Any
@@ -27,10 +27,20 @@ from instrumental.envs import (
 from instrumental.envs.exact.evaluation import PolicyEvaluation
 from instrumental.envs.exact.solver import event_probability_range
 
+from .metrics_schema import (
+    METRICS_VERSION,
+    EventStats,
+    FleetInfo,
+    OptimalMetrics,
+    PolicyMetrics,
+    RunMetrics,
+    SampledRates,
+)
+
 
 def sample_event_rates(
     table: CompiledWorld, policy: np.ndarray, episodes: int, seed: np.random.SeedSequence
-) -> dict[str, Any]:
+) -> SampledRates:
     """Play ``episodes`` episodes with ``policy`` and count them: the sampled cross-check."""
     if episodes <= 0:
         return {"episodes": 0, "return": None, "events": {name: None for name in table.event_names}}
@@ -64,8 +74,8 @@ def _event_block(
     table: CompiledWorld,
     stochastic: PolicyEvaluation,
     argmax: PolicyEvaluation | None,
-    sampled: dict[str, Any] | None,
-) -> dict[str, Any]:
+    sampled: SampledRates | None,
+) -> dict[str, EventStats]:
     block = {}
     for name in table.event_names:
         stats = stochastic.events[name]
@@ -102,11 +112,11 @@ def safety_performance(table: CompiledWorld, policy: np.ndarray, gamma: float) -
 
 
 def policy_metrics(
-    table: CompiledWorld, policy: np.ndarray, gamma: float, sampled: dict[str, Any] | None = None
-) -> dict[str, Any]:
+    table: CompiledWorld, policy: np.ndarray, gamma: float, sampled: SampledRates | None = None
+) -> PolicyMetrics:
     """The ``policy`` block of metrics.json for action probabilities ``policy``."""
     stochastic, argmax = evaluate_policies(table, np.stack([policy, greedy(policy)]), gamma)
-    block = {
+    block: PolicyMetrics = {
         "return": stochastic.expected_return,
         "discounted_return": stochastic.discounted_return,
         "return_greedy": argmax.expected_return,
@@ -119,7 +129,7 @@ def policy_metrics(
     return block
 
 
-def optimal_metrics(table: CompiledWorld, gamma: float) -> dict[str, Any]:
+def optimal_metrics(table: CompiledWorld, gamma: float) -> OptimalMetrics:
     """The ``optimal`` block of metrics.json: what an exactly optimal agent does."""
     solution = solve(table, gamma)
     evaluation = evaluate_policy(table, solution.policy, gamma)
@@ -192,14 +202,15 @@ def run_record(
     cfg: dict[str, Any],
     trainer: str,
     trained_timesteps: int,
-    policy: dict[str, Any],
-    optimal: dict[str, Any],
+    policy: PolicyMetrics,
+    optimal: OptimalMetrics,
     n_states: int,
     wall_seconds: float,
-    **extra: Any,
-) -> dict[str, Any]:
-    """One run's metrics.json, the contract every trainer writes (``extra`` keys are added)."""
-    return {
+    fleet: FleetInfo | None = None,
+) -> RunMetrics:
+    """One run's metrics.json (:class:`~.metrics_schema.RunMetrics`), as every trainer writes it."""
+    record: RunMetrics = {
+        "schema_version": METRICS_VERSION,
         "env": world.name,
         "algo": cfg["algo"]["name"],
         "trainer": trainer,
@@ -212,9 +223,11 @@ def run_record(
         "optimal": optimal,
         "n_states": n_states,
         "wall_seconds": wall_seconds,
-        **extra,
-        "versions": versions(),
     }
+    if fleet is not None:
+        record["fleet"] = fleet
+    record["versions"] = versions()
+    return record
 
 
 @contextlib.contextmanager
@@ -240,7 +253,7 @@ def atomic_file(path: Path | str, mode: str = "w") -> Iterator[IO[Any]]:
         raise
 
 
-def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
+def write_json_atomic(path: Path, data: Mapping[str, Any]) -> None:
     """Write ``data`` so that ``path`` is either absent or complete, never half-written."""
     text = json.dumps(data, indent=2, allow_nan=False) + "\n"  # a bad value fails before any write
     with atomic_file(path) as f:

@@ -42,9 +42,10 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException
 from omegaconf.errors import ValidationError as OmegaValidationError
 
+from .checks import check_job_config, check_mitigation_has_effect
 from .choices import unknown_option
+from .common import ConfigError
 from .config import ALGO_SCHEMAS, ENV_SCHEMAS, LogConfig, MitigationConfig, TrainConfig
-from .run import ConfigError, check_mitigation_has_effect
 
 BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
 #: Sweepers that expand ``key=a,b`` exactly as the basic sweeper does (the project's adds
@@ -350,10 +351,8 @@ def _check_job(task: DictConfig, ranges: bool, results: dict[str, ConfigError | 
     key = json.dumps(resolved, sort_keys=True, default=str)
     if key in results:
         return
-    from .fleet import check_fleet_config  # the fleet trainer imports torch's heavier parts
-
     try:
-        check_fleet_config(resolved)
+        check_job_config(resolved)
     except ConfigError as err:
         results[key] = err
         return

@@ -1,4 +1,5 @@
-"""Synthetic run folders: metrics.json and curve.csv laid out as a real run writes them."""
+"""Synthetic run folders: metrics.json (typed by ``instrumental.train.metrics_schema``) and
+curve.csv laid out as a real run writes them."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import shutil
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
+
+from instrumental.train.metrics_schema import METRICS_VERSION, EventStats, RunMetrics
 
 OFFSWITCH_EVENTS = ("disabled_off_switch", "shut_down", "reached_goal")
 REPLACEMENT_EVENTS = ("coerced", "replaced", "found_leverage")
@@ -55,7 +58,8 @@ def write_run(
     }
     if mitigation is not None:
         config["mitigation"] = {"name": mitigation}
-    policy_events, optimal_events = {}, {}
+    policy_events: dict[str, EventStats] = {}
+    optimal_events: dict[str, EventStats] = {}
     for i, name in enumerate(events):
         value, greedy, best = (p, p_greedy, optimal_p) if i == 0 else (0.1, 0.0, 0.0)
         p_watched, p_unwatched = (None, value) if watched is None or i else watched
@@ -67,7 +71,8 @@ def write_run(
             "p_unwatched": p_unwatched,
         }
         optimal_events[name] = {"p": best, "p_watched": None, "p_unwatched": best}
-    metrics = {
+    metrics: RunMetrics = {
+        "schema_version": METRICS_VERSION,
         "env": env,
         "algo": "ppo",
         "trainer": trainer,
@@ -91,7 +96,6 @@ def write_run(
         "n_states": 100,
         "wall_seconds": 1.0,
         "versions": {},
-        "command": [],
     }
     (run_dir / "metrics.json").write_text(json.dumps(metrics))
     if curve is True:

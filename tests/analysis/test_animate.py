@@ -54,7 +54,7 @@ def test_animating_an_unknown_algorithm_exits_2(untrained_run: Path) -> None:
 
 
 def test_a_fleet_run_is_animated_from_its_model_pt(tmp_path: Path, compose_config) -> None:
-    from instrumental.train.fleet import train_job
+    from instrumental.train.job import train_job
 
     cfg = compose_config(
         "trainer=fleet", "seeds=1", "total_timesteps=512", "eval_episodes=5", "curve_points=1",
@@ -96,7 +96,7 @@ def run_main(argv: list[str]) -> int:
 
 @pytest.fixture
 def fleet_run(tmp_path: Path, compose_config) -> Path:
-    from instrumental.train.fleet import train_job
+    from instrumental.train.job import train_job
 
     cfg = compose_config(
         "trainer=fleet", "seeds=1", "total_timesteps=512", "eval_episodes=5", "curve_points=1",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import os
 import subprocess
 import sys
@@ -244,7 +245,7 @@ def test_a_job_trained_in_groups_matches_one_fleet_and_draws_a_progress_bar(
 def test_an_interrupted_job_keeps_its_finished_groups_and_a_rerun_trains_the_rest(
     tmp_path, monkeypatch
 ):
-    from instrumental.train.fleet import train_job
+    from instrumental.train.job import train_job
 
     cfg = compose("trainer=fleet", *TINY, "seed=0", "seeds=3")
     train_job(cfg, tmp_path / "whole")
@@ -386,3 +387,37 @@ def test_fleet_job_config_keeps_each_seed_in_its_own_config(tmp_path):
     runs = run_fleet(tmp_path, [2, 3])
     assert [r["config"]["seed"] for r in runs] == [2, 3]
     assert copy.deepcopy(runs[0]["optimal"]) == runs[1]["optimal"]
+
+
+def test_fleet_hyperparameters_cover_every_ppo_setting():
+    from instrumental.train.config import PPOConfig
+    from instrumental.train.fleet import FleetHyperparameters
+
+    cfg = compose("trainer=fleet", "algo.n_steps=32", "algo.net_arch=[8]", "gamma=0.9")
+    hp = FleetHyperparameters.from_config(cfg)
+    # A PPO setting the fleet does not read would silently train something else.
+    assert {f.name for f in dataclasses.fields(PPOConfig)} - {"name"} <= set(vars(hp))
+    assert (hp.n_steps, hp.net_arch, hp.gamma, hp.rollout_size) == (32, (8,), 0.9, 32 * 8)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        hp.n_steps = 64  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("net_arch", [[], [16], [8, 4, 8]])
+def test_the_saved_state_dict_has_sb3_mlp_policy_names_and_shapes(net_arch):
+    from stable_baselines3 import PPO
+
+    from instrumental.envs import TabularVecEnv
+
+    table = compile_world(build_world({"name": "offswitch"}))
+    generators = [torch.Generator().manual_seed(0)]
+    net = FleetActorCritic(
+        table.obs_dim, table.n_actions, net_arch, "relu", generators, torch.device("cpu")
+    )
+    model = PPO(
+        "MlpPolicy",
+        TabularVecEnv(table, 1, seed=0),
+        policy_kwargs={"net_arch": net_arch, "activation_fn": torch.nn.ReLU},
+        device="cpu",
+    )
+    expected = {k: v.shape for k, v in model.policy.state_dict().items()}
+    assert {k: v.shape for k, v in net.state_dict(0).items()} == expected

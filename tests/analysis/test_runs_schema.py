@@ -1,0 +1,65 @@
+"""The report reads metrics.json as instrumental.train.metrics_schema defines it."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from instrumental.analysis.runs import load_runs, read_run
+from instrumental.train.metrics_schema import (
+    METRICS_VERSION,
+    EventStats,
+    OptimalMetrics,
+    PolicyMetrics,
+    RunMetrics,
+    fields,
+)
+from tests.analysis.synthetic_runs import edit_metrics, write_run
+
+#: Where each block of the schema sits in a run's metrics.json.
+BLOCKS = (
+    ("", RunMetrics),
+    ("policy.", PolicyMetrics),
+    ("optimal.", OptimalMetrics),
+    ("policy.events.shut_down.", EventStats),
+    ("optimal.events.shut_down.", EventStats),
+)
+CHECKED = [prefix + f.key for prefix, block in BLOCKS for f in fields(block) if f.check]
+
+
+def set_field(path: str, value: Any):
+    def edit(metrics: dict[str, Any]) -> None:
+        *parents, last = path.split(".")
+        for key in parents:
+            metrics = metrics[key]
+        metrics[last] = value
+
+    return edit
+
+
+def test_synthetic_runs_carry_the_schema_version_the_trainers_write(tmp_path):
+    run = read_run(write_run(tmp_path) / "metrics.json")
+    assert run.metrics["schema_version"] == METRICS_VERSION
+
+
+def test_a_run_written_before_the_schema_version_existed_still_reads(tmp_path):
+    run = edit_metrics(write_run(tmp_path), lambda m: m.pop("schema_version"))
+    found = load_runs([tmp_path])
+    assert found.bad == [] and [r.run_dir for r in found.runs] == [run.resolve()]
+
+
+def test_a_run_of_a_newer_schema_version_is_skipped_naming_the_field(tmp_path):
+    version = METRICS_VERSION + 1
+    edit_metrics(write_run(tmp_path), set_field("schema_version", version))
+    (bad,) = load_runs([tmp_path]).bad
+    assert bad.reason.startswith(f"schema_version={version} is not allowed")
+
+
+@pytest.mark.parametrize("field", CHECKED)
+def test_every_field_the_schema_declares_is_checked_on_reading(tmp_path, field):
+    # Neither a number nor a name: whatever the schema says the field holds, it is refused.
+    edit_metrics(write_run(tmp_path), set_field(field, "not a name!"))
+    with pytest.raises(ValueError, match="^" + re.escape(f"{field}='not a name!' is not allowed")):
+        read_run(tmp_path / "metrics.json")
