@@ -125,7 +125,8 @@ def emergence_figure(rows: pd.DataFrame, knobs: list[str], event: str) -> Figure
     ax.set_ylabel("seeds in which it emerged (share)\noptimal: probability")
     ax.set_ylim(-0.03, 1.03)
     ax.legend(loc="best")
-    title = style.title(findings.threshold_finding(rows, x, event))
+    fig.finding = findings.threshold_finding(rows, x, event)  # read by write_figures
+    title = style.title(fig.finding)
     note = findings.budget_note(rows)
     ax.set_title(f"{title}\n{style.title(note, width=70)}" if note else title, loc="left")
     footnote(fig, "bands: Wilson 95% intervals; emerged: the greedy policy commits it with p ≥ 0.5")
@@ -165,8 +166,9 @@ def replacement_grid_figure(rows: pd.DataFrame, knobs: list[str], event: str) ->
             ax.set_xlabel(config_label(config))
     fig.colorbar(image, ax=list(axes), label="seeds in which it emerged (share)", shrink=0.8)
     cell = {threat: True, conflict: True}
+    fig.finding = findings.cell_finding(rows, cell, event)
     fig.suptitle(
-        style.title(findings.cell_finding(rows, cell, event), width=48 * len(panels)),
+        style.title(fig.finding, width=48 * len(panels)),
         x=0.05,
         ha="left",
         fontsize=18,
@@ -239,7 +241,8 @@ def learning_curves_figure(
     ax.set_ylabel(f"exact P({event})\nstochastic policy")
     ax.set_ylim(-0.03, 1.03)
     ax.legend(loc="best")
-    ax.set_title(style.title(findings.curve_finding(best[1], best[2], best[3], event)), loc="left")
+    fig.finding = findings.curve_finding(best[1], best[2], best[3], event)
+    ax.set_title(style.title(fig.finding), loc="left")
     footnote(fig, "thin: one seed; thick: the mean, band: ±1.96 standard errors")
     return fig, unreadable
 
@@ -350,8 +353,9 @@ def emergence_over_training_figure(
         ncol=4 if columns >= 4 else min(columns, 2),
         fontsize=14,
     )
+    fig.finding = findings.verdict_finding(verdicts, event)
     fig.suptitle(
-        style.title(findings.verdict_finding(verdicts, event), width=int(7 * fig.get_figwidth())),
+        style.title(fig.finding, width=int(7 * fig.get_figwidth())),
         x=0.01,
         ha="left",
         fontsize=18,
@@ -395,7 +399,8 @@ def mitigations_figure(rows: pd.DataFrame, knobs: list[str], event: str) -> Figu
     ax.set_ylabel("seeds in which it emerged (share)")
     ax.set_ylim(0, 1.05)
     ax.legend(loc="best")
-    ax.set_title(style.title(findings.mitigation_finding(rows, order, event)), loc="left")
+    fig.finding = findings.mitigation_finding(rows, order, event)
+    ax.set_title(style.title(fig.finding), loc="left")
     return fig
 
 
@@ -445,6 +450,7 @@ def oversight_gap_figure(summary: pd.DataFrame, knobs: list[str], event: str) ->
         event,
         config_label(config) if len(groups) > 1 else "",
     )
+    fig.finding = text
     ax.set_title(style.title(text), loc="left")
     return fig
 
@@ -463,6 +469,7 @@ def write_figures(
     events: dict[str, str],
     out_dir: Path,
     curves: dict[str, pd.DataFrame] | None = None,
+    found: dict[str, tuple[str, str]] | None = None,
 ) -> tuple[list[Path], list[str]]:
     """Draw every figure the runs support, per world, into ``out_dir``.
 
@@ -472,6 +479,8 @@ def write_figures(
 
     Returns the files written and warnings: run folders whose ``curve.csv`` is unreadable,
     and figures that show only the first of their configurations (each says so too).
+    ``found``, when given, receives each figure's world and finding (its title's sentence)
+    by file stem.
     """
     written: list[Path] = []
     warnings: list[str] = []
@@ -499,6 +508,8 @@ def write_figures(
                 if fig is not None:
                     stem = file_stem(name, env)
                     written += style.save(fig, out_dir, stem)
+                    if found is not None:
+                        found[stem] = (env, getattr(fig, "finding", ""))
                     if fig.left_out:
                         warnings.append(f"{stem}.png {fig.left_out}")
     return written, warnings

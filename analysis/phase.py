@@ -176,10 +176,8 @@ def phase_figure(
     colorbar = fig.colorbar(mesh, ax=ax)
     colorbar.set_label("share of seeds in which it emerged")
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), frameon=False)
-    ax.set_title(
-        style.title(f"{findings.event_phrase(event)}: share of seeds that learned it"),
-        loc="left",
-    )
+    fig.finding = f"{findings.event_phrase(event)}: share of seeds that learned it"
+    ax.set_title(style.title(fig.finding), loc="left")
     return fig
 
 
