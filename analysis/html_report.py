@@ -153,8 +153,8 @@ ul.findings li { font-size: 1.25rem; margin: .5rem 0; }
 .table-wrap { overflow-x: auto; }
 table { border-collapse: collapse; font-size: .9rem; }
 caption { text-align: left; color: #444; padding-bottom: .4rem; }
-th, td { padding: .35rem .6rem; white-space: nowrap; border-bottom: 1px solid #ccc; text-align: right;
-  vertical-align: top; }
+th, td { padding: .35rem .6rem; white-space: nowrap; border-bottom: 1px solid #ccc;
+  text-align: right; vertical-align: top; }
 th { background: #eef3f8; white-space: normal; font-size: .85rem; }
 th.config, td.config { text-align: left; }
 figure { margin: 1.5rem 0; }
