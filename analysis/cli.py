@@ -54,7 +54,10 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    p = parser()
+    args = p.parse_args(argv)
+    if args.trust_models and not args.html:
+        p.error("--trust-models is not allowed without --html: only the page loads models")
     first = args.dirs[0]
     out_dir = args.out if args.out is not None else first.parent if first.is_file() else first
     console = Console()

@@ -226,6 +226,17 @@ def test_sb3_models_are_not_unpickled_without_trust(offswitch_sweep: Path, tmp_p
     assert "model.zip: no such file" in trusted
 
 
+def test_trust_models_without_html_is_one_line_and_writes_nothing(
+    offswitch_sweep: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main([str(offswitch_sweep), "--out", str(tmp_path / "out"), "--trust-models"])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--trust-models is not allowed without --html" in err[0]
+    assert not (tmp_path / "out").exists()
+
+
 def test_configurations_past_the_cap_are_named_not_dropped(
     fleet_sweep: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
