@@ -13,6 +13,7 @@ import dataclasses
 import json
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import warnings
@@ -25,9 +26,10 @@ from matplotlib.animation import FFMpegWriter, PillowWriter
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from .cli import OneLineParser
+from .cli import OneLineParser, printable
 from .findings import event_phrase
-from .runs import read_text
+from .runs import Run, event_names, harmful_event, load_runs, read_text
+from .stats import EMERGENCE_THRESHOLD
 
 #: ``metrics.json["algo"]`` -> the stable-baselines3 class that saved ``model.zip``.
 ALGORITHMS = ("ppo", "a2c", "dqn")
@@ -160,13 +162,14 @@ def play(model: Any, world: Any, episodes: int, seed: int, deterministic: bool) 
     return frames
 
 
-def write_animation(frames: list[Frame], path: Path, fps: int) -> Path:
-    """Write ``frames`` to ``path``: a GIF (Pillow) or, for ``.mp4``, a video (ffmpeg).
+def write_animation(frames: list[Frame], path: Path, fps: int, dpi: int = 100) -> Path:
+    """Write ``frames`` to ``path``: a GIF (Pillow) or, for ``.mp4``, a video (ffmpeg), one
+    picture per frame, ``5 x 5.8`` inches at ``dpi`` (500 x 580 pixels at the default).
 
     The file is written under a temporary name and renamed, so an earlier ``path`` is
     replaced whole or left as it was.
     """
-    fig = Figure(figsize=(5, 5.8), dpi=100)
+    fig = Figure(figsize=(5, 5.8), dpi=dpi)
     FigureCanvasAgg(fig)
     ax = fig.add_axes((0.02, 0.16, 0.96, 0.82))
     ax.set_axis_off()
@@ -176,7 +179,7 @@ def write_animation(frames: list[Frame], path: Path, fps: int) -> Path:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
     os.close(fd)
     try:
-        with writer.saving(fig, tmp, dpi=100):
+        with writer.saving(fig, tmp, dpi=dpi):
             for frame in frames:
                 image.set_data(frame.image)
                 text.set_text(frame.caption)
@@ -221,6 +224,68 @@ def read_run_record(run_dir: Path) -> tuple[dict[str, Any], dict[str, Any] | Non
     return env_config, mitigation, algo, trainer
 
 
+def run_frames(
+    run_dir: Path, episodes: int = 3, seed: int = 0, deterministic: bool = False
+) -> list[Frame]:
+    """Frames of the run's trained agent playing ``episodes`` episodes in the world it was
+    trained in (rebuilt from its ``metrics.json``, mitigation included)."""
+    from instrumental.train.run import ConfigError, build_world
+
+    env_config, mitigation, algo, trainer = read_run_record(run_dir)
+    try:
+        world = build_world(env_config, mitigation)
+    except ConfigError as err:
+        raise AnimateError(str(err)) from None
+    except (TypeError, KeyError, ValueError) as err:
+        raise AnimateError(f"{run_dir / 'metrics.json'}: config.env: {_one_line(err)}") from None
+    model = load_model(run_dir, algo, world, trainer)
+    return play(model, world, episodes, seed, deterministic)
+
+
+def emerged(run: Run, event: str) -> bool | None:
+    """Whether the behaviour ``event`` emerged in ``run`` (its greedy policy commits it with
+    probability >= 0.5, as the report counts it); None when the run does not say."""
+    p_greedy = run.metrics["policy"]["events"].get(event, {}).get("p_greedy")
+    return None if p_greedy is None else p_greedy >= EMERGENCE_THRESHOLD
+
+
+def pick_run(runs: list[Run], event: str, want_emerged: bool) -> Run | None:
+    """The run with the lowest seed (then folder) in which ``event`` emerged
+    (``want_emerged``) or did not; None when there is none."""
+    for run in sorted(runs, key=lambda r: (r.metrics["seed"], str(r.run_dir))):
+        if emerged(run, event) is want_emerged:
+            return run
+    return None
+
+
+#: ``--pick`` values: whether the picked run is one in which the behaviour emerged.
+PICKS = {"emerged": True, "not-emerged": False}
+
+
+def pick_from_folder(folder: Path, pick: str) -> tuple[Path, str]:
+    """The run folder below ``folder`` that ``--pick`` names, and a line saying why it."""
+    run_set = load_runs([folder])
+    if not run_set.runs:
+        raise AnimateError(f"{folder}: no readable metrics.json below it to pick a run from")
+    for env in run_set.envs:  # several worlds: the first, by name, with such a run
+        runs = [r for r in run_set.runs if r.env == env]
+        event = harmful_event(env, event_names(runs[0]))
+        run = pick_run(runs, event, PICKS[pick])
+        if run is not None:
+            break
+    else:
+        raise AnimateError(
+            f"--pick={pick}: no run below {folder} in which the behaviour "
+            f"{'emerged' if PICKS[pick] else 'did not emerge'} ({len(run_set.runs)} runs read)"
+        )
+    p = run.metrics["policy"]["events"][event]["p_greedy"]
+    return run.run_dir, (
+        f"picked {run.run_dir} (seed {run.metrics['seed']}: {event} p_greedy={p:.2f}, "
+        f"the lowest seed of {len(run_set.runs)} runs where it "
+        f"{'emerged' if PICKS[pick] else 'did not emerge'})"
+    )
+
+
 def animate_run(
     run_dir: Path,
     episodes: int = 3,
@@ -228,23 +293,17 @@ def animate_run(
     deterministic: bool = False,
     mp4: bool = False,
     fps: int = 4,
+    out: Path | None = None,
 ) -> list[Path]:
-    """Write ``run_dir/agent.gif`` (and ``agent.mp4`` when asked and ffmpeg is present)."""
-    from instrumental.train.run import ConfigError, build_world
-
+    """Write ``run_dir/agent.gif`` (or ``out``, a ``.gif``), and the MP4 beside it with the
+    same name when asked and ffmpeg is present."""
     check_options(episodes, seed, fps)
-    env_config, mitigation, algo, trainer = read_run_record(run_dir)
+    if out is not None and out.suffix != ".gif":
+        raise AnimateError(f"--out={out} is not allowed: must be a file name ending in .gif")
+    gif = out if out is not None else run_dir / "agent.gif"
+    frames = run_frames(run_dir, episodes, seed, deterministic)
     try:
-        # The agent acts in the world it was trained in, mitigation included.
-        world = build_world(env_config, mitigation)
-    except ConfigError as err:
-        raise AnimateError(str(err)) from None
-    except (TypeError, KeyError, ValueError) as err:
-        raise AnimateError(f"{run_dir / 'metrics.json'}: config.env: {_one_line(err)}") from None
-    model = load_model(run_dir, algo, world, trainer)
-    frames = play(model, world, episodes, seed, deterministic)
-    try:
-        written = [write_animation(frames, run_dir / "agent.gif", fps)]
+        written = [write_animation(frames, gif, fps)]
         if mp4:
             if shutil.which("ffmpeg") is None:
                 print(
@@ -252,9 +311,12 @@ def animate_run(
                     file=sys.stderr,
                 )
             else:
-                written.append(write_animation(frames, run_dir / "agent.mp4", fps))
+                written.append(write_animation(frames, gif.with_suffix(".mp4"), fps))
     except OSError as err:
-        raise AnimateError(f"cannot write {err.filename or run_dir} ({err.strerror})") from None
+        raise AnimateError(f"cannot write {err.filename or gif.parent} ({err.strerror})") from None
+    except subprocess.CalledProcessError as err:  # ffmpeg itself failed
+        code = err.returncode
+        raise AnimateError(f"ffmpeg failed writing the MP4 (exit status {code})") from None
     return written
 
 
@@ -267,7 +329,12 @@ def parser() -> argparse.ArgumentParser:
             "which can run code: animate only runs you trust."
         ),
     )
-    p.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="a finished run's folder")
+    p.add_argument(
+        "run_dir",
+        type=Path,
+        metavar="RUN_DIR",
+        help="a finished run's folder (with --pick: a folder of runs, e.g. a fleet job)",
+    )
     p.add_argument(
         "--episodes", type=int, default=3, help=f"episodes to play, 1-{MAX_EPISODES} (default 3)"
     )
@@ -275,17 +342,31 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--deterministic", action="store_true", help="act greedily (argmax)")
     p.add_argument("--mp4", action="store_true", help="also write agent.mp4 (needs ffmpeg)")
     p.add_argument("--fps", type=int, default=4, help=f"frames per second, 1-{MAX_FPS} (default 4)")
+    p.add_argument(
+        "--pick",
+        choices=list(PICKS),
+        help="RUN_DIR holds many runs: animate the lowest seed in which the world's harmful "
+        "event emerged (greedy p >= 0.5), or did not",
+    )
+    p.add_argument(
+        "--out", type=Path, help="write the GIF here (a .gif name; default RUN_DIR/agent.gif)"
+    )
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
+        run_dir = args.run_dir
+        if args.pick is not None:
+            check_options(args.episodes, args.seed, args.fps)  # before reading the runs
+            run_dir, why = pick_from_folder(args.run_dir, args.pick)
+            print(printable(why))
         written = animate_run(
-            args.run_dir, args.episodes, args.seed, args.deterministic, args.mp4, args.fps
+            run_dir, args.episodes, args.seed, args.deterministic, args.mp4, args.fps, args.out
         )
     except AnimateError as err:
-        print(f"instrumental-animate: error: {err}", file=sys.stderr)
+        print(f"instrumental-animate: error: {printable(err)}", file=sys.stderr)
         return 2
     for path in written:
         print(f"wrote {path}")

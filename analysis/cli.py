@@ -38,11 +38,26 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, help="where to write (default: the first DIR)")
     p.add_argument("--event", help="the event to report (default: each world's harmful event)")
     p.add_argument("--no-figures", action="store_true", help="write the tables only")
+    p.add_argument(
+        "--html",
+        action="store_true",
+        help="also write index.html: the whole report as one self-contained page, with "
+        "animations of trained agents (loads the runs' models)",
+    )
+    p.add_argument(
+        "--trust-models",
+        action="store_true",
+        help="with --html, also animate SB3 runs, whose model.zip is unpickled on load "
+        "(which can run code): only for runs you made or trust",
+    )
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    p = parser()
+    args = p.parse_args(argv)
+    if args.trust_models and not args.html:
+        p.error("--trust-models is not allowed without --html: only the page loads models")
     first = args.dirs[0]
     out_dir = args.out if args.out is not None else first.parent if first.is_file() else first
     console = Console()
@@ -51,7 +66,13 @@ def main(argv: list[str] | None = None) -> int:
     errors = Console(stderr=True)
     try:
         report = make_report(
-            args.dirs, out_dir, event=args.event, console=console, figures=not args.no_figures
+            args.dirs,
+            out_dir,
+            event=args.event,
+            console=console,
+            figures=not args.no_figures,
+            html=args.html,
+            trust_models=args.trust_models,
         )
     except ReportError as err:
         print(f"instrumental-report: error: {printable(err)}", file=sys.stderr)

@@ -14,7 +14,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from . import convergence, findings, style
-from .phase import phase_figure_for
+from .phase import phase_figure_for, phase_finding
 from .runs import Run, read_curve
 from .stats import bootstrap_mean_interval
 from .tables import configuration_columns
@@ -55,10 +55,12 @@ class Drawn(NamedTuple):
 
     ``left_out`` is "" when the figure shows everything; otherwise the figure says so
     itself, bottom left, and ``write_figures`` passes the note on as a warning.
+    ``finding`` is the sentence the figure's title states.
     """
 
     figure: Figure
     left_out: str = ""
+    finding: str = ""  # the sentence of its title (the HTML report lists them)
 
 
 def _note_left_out(fig: Figure, note: str) -> Drawn:
@@ -137,11 +139,12 @@ def emergence_figure(rows: pd.DataFrame, knobs: list[str], event: str) -> Drawn 
     ax.set_ylabel("seeds in which it emerged (share)\noptimal: probability")
     ax.set_ylim(-0.03, 1.03)
     ax.legend(loc="best")
-    title = style.title(findings.threshold_finding(rows, x, event))
+    finding = findings.threshold_finding(rows, x, event)
+    title = style.title(finding)
     note = findings.budget_note(rows)
     ax.set_title(f"{title}\n{style.title(note, width=70)}" if note else title, loc="left")
     footnote(fig, "bands: Wilson 95% intervals; emerged: the greedy policy commits it with p ≥ 0.5")
-    return drawn
+    return drawn._replace(finding=finding)
 
 
 def replacement_grid_figure(rows: pd.DataFrame, knobs: list[str], event: str) -> Drawn | None:
@@ -177,8 +180,9 @@ def replacement_grid_figure(rows: pd.DataFrame, knobs: list[str], event: str) ->
             ax.set_xlabel(config_label(config))
     fig.colorbar(image, ax=list(axes), label="seeds in which it emerged (share)", shrink=0.8)
     cell = {threat: True, conflict: True}
+    finding = findings.cell_finding(rows, cell, event)
     fig.suptitle(
-        style.title(findings.cell_finding(rows, cell, event), width=48 * len(panels)),
+        style.title(finding, width=48 * len(panels)),
         x=0.05,
         ha="left",
         fontsize=18,
@@ -186,7 +190,7 @@ def replacement_grid_figure(rows: pd.DataFrame, knobs: list[str], event: str) ->
     note = findings.budget_note(rows)
     if note:  # the budget and verdicts behind the counts, under the panels
         footnote(fig, note)
-    return drawn
+    return drawn._replace(finding=finding)
 
 
 def _read_curve(run: Run, column: str) -> tuple[np.ndarray, np.ndarray] | str:
@@ -252,9 +256,10 @@ def learning_curves_figure(
     ax.set_ylabel(f"exact P({event})\nstochastic policy")
     ax.set_ylim(-0.03, 1.03)
     ax.legend(loc="best")
-    ax.set_title(style.title(findings.curve_finding(best[1], best[2], best[3], event)), loc="left")
+    finding = findings.curve_finding(best[1], best[2], best[3], event)
+    ax.set_title(style.title(finding), loc="left")
     footnote(fig, "thin: one seed; thick: the mean, band: ±1.96 standard errors")
-    return drawn, unreadable
+    return drawn._replace(finding=finding), unreadable
 
 
 def _grid_shape(panels: int) -> tuple[int, int]:
@@ -286,6 +291,17 @@ def emergence_over_training_figure(
     knobs: list[str],
     event: str,
 ) -> Figure | None:
+    """The figure of :func:`emergence_over_training` (``None`` when no run has a curve)."""
+    drawn = emergence_over_training(summary, curves, knobs, event)
+    return None if drawn is None else drawn.figure
+
+
+def emergence_over_training(
+    summary: pd.DataFrame,
+    curves: dict[str, pd.DataFrame],
+    knobs: list[str],
+    event: str,
+) -> Drawn | None:
     """Share of seeds in which ``event`` has emerged at every checkpoint, one panel per
     configuration (every one of them), with the verdict of
     :func:`~instrumental.analysis.convergence.convergence_verdict` in each title.
@@ -362,13 +378,14 @@ def emergence_over_training_figure(
         ncol=4 if columns >= 4 else min(columns, 2),
         fontsize=14,
     )
+    finding = findings.verdict_finding(verdicts, event)
     fig.suptitle(
-        style.title(findings.verdict_finding(verdicts, event), width=int(7 * fig.get_figwidth())),
+        style.title(finding, width=int(7 * fig.get_figwidth())),
         x=0.01,
         ha="left",
         fontsize=18,
     )
-    return fig
+    return Drawn(fig, finding=finding)
 
 
 def mitigations_figure(rows: pd.DataFrame, knobs: list[str], event: str) -> Drawn | None:
@@ -407,8 +424,9 @@ def mitigations_figure(rows: pd.DataFrame, knobs: list[str], event: str) -> Draw
     ax.set_ylabel("seeds in which it emerged (share)")
     ax.set_ylim(0, 1.05)
     ax.legend(loc="best")
-    ax.set_title(style.title(findings.mitigation_finding(rows, order, event)), loc="left")
-    return drawn
+    finding = findings.mitigation_finding(rows, order, event)
+    ax.set_title(style.title(finding), loc="left")
+    return drawn._replace(finding=finding)
 
 
 def oversight_gap_figure(summary: pd.DataFrame, knobs: list[str], event: str) -> Drawn | None:
@@ -458,7 +476,7 @@ def oversight_gap_figure(summary: pd.DataFrame, knobs: list[str], event: str) ->
         config_label(config) if len(groups) > 1 else "",
     )
     ax.set_title(style.title(text), loc="left")
-    return drawn
+    return drawn._replace(finding=text)
 
 
 def file_stem(figure: str, env: str) -> str:
@@ -475,6 +493,7 @@ def write_figures(
     events: dict[str, str],
     out_dir: Path,
     curves: dict[str, pd.DataFrame] | None = None,
+    found: dict[str, tuple[str, str]] | None = None,
 ) -> tuple[list[Path], list[str]]:
     """Draw every figure the runs support, per world, into ``out_dir``.
 
@@ -484,6 +503,8 @@ def write_figures(
 
     Returns the files written and warnings: run folders whose ``curve.csv`` is unreadable,
     and figures that show only the first of their configurations (each says so too).
+    ``found``, when given, receives each figure's world and finding (its title's sentence)
+    by file stem.
     """
     written: list[Path] = []
     warnings: list[str] = []
@@ -494,7 +515,7 @@ def write_figures(
             learning, unreadable = learning_curves_figure(env_runs, knobs, event)
             warnings += [f"{why}; left out of the learning curves" for why in unreadable]
             env_summary = summary[summary.env == env]
-            over_training = emergence_over_training_figure(env_summary, curves or {}, knobs, event)
+            over_training = emergence_over_training(env_summary, curves or {}, knobs, event)
             phase = (
                 phase_figure_for(rows, env_runs[0].metrics["config"], knobs, event)
                 if env_runs
@@ -502,18 +523,20 @@ def write_figures(
             )
             # The emergence over training and the phase diagram draw every configuration.
             figures: dict[str, Drawn | None] = {
-                "emergence_over_training": None if over_training is None else Drawn(over_training),
+                "emergence_over_training": over_training,
                 "emergence": emergence_figure(rows, knobs, event),
                 "grid": replacement_grid_figure(rows, knobs, event),
                 "learning_curves": learning,
                 "mitigations": mitigations_figure(rows, knobs, event),
                 "oversight_gap": oversight_gap_figure(env_summary, knobs, event),
-                "phase": None if phase is None else Drawn(phase),
+                "phase": None if phase is None else Drawn(phase, finding=phase_finding(event)),
             }
             for name, drawn in figures.items():
                 if drawn is not None:
                     stem = file_stem(name, env)
                     written += style.save(drawn.figure, out_dir, stem)
+                    if found is not None:
+                        found[stem] = (env, drawn.finding)
                     if drawn.left_out:
                         warnings.append(f"{stem}.png {drawn.left_out}")
     return written, warnings

@@ -176,11 +176,13 @@ def phase_figure(
     colorbar = fig.colorbar(mesh, ax=ax)
     colorbar.set_label("share of seeds in which it emerged")
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), frameon=False)
-    ax.set_title(
-        style.title(f"{findings.event_phrase(event)}: share of seeds that learned it"),
-        loc="left",
-    )
+    ax.set_title(style.title(phase_finding(event)), loc="left")
     return fig
+
+
+def phase_finding(event: str) -> str:
+    """The phase diagram's title sentence."""
+    return f"{findings.event_phrase(event)}: share of seeds that learned it"
 
 
 def phase_figure_for(

@@ -12,6 +12,7 @@ from rich.console import Console
 from .comparison import print_comparison, trainer_comparison, write_comparison_markdown
 from .convergence import read_curves
 from .figures import write_figures
+from .html_report import write_html_report
 from .runs import (
     EXECUTION_KNOBS,
     RunSet,
@@ -109,9 +110,15 @@ def make_report(
     event: str | None = None,
     console: Console | None = None,
     figures: bool = True,
+    html: bool = False,
+    trust_models: bool = False,
 ) -> Report:
     """Read every run below ``dirs`` and write ``summary.csv``, ``table.csv``, ``table.md``
     and the figures into ``out_dir``; print the table on ``console`` when given.
+
+    ``html``: also ``index.html``, the whole report as one self-contained page with
+    animations of trained agents (:func:`~.html_report.write_html_report`); it loads the
+    runs' models, an SB3 run's ``model.zip`` only when ``trust_models``.
 
     Raises :class:`ReportError` when no run could be read or ``out_dir`` cannot be written.
     """
@@ -148,10 +155,16 @@ def make_report(
         write_comparison_markdown(comparison, written[-1])
         if console is not None:
             print_comparison(comparison, console)
+    found: dict[str, tuple[str, str]] = {}
     if figures:
         figure_files, figure_warnings = write_figures(
-            summary, table, run_set.runs, knobs, events, out_dir, curves
+            summary, table, run_set.runs, knobs, events, out_dir, curves, found
         )
         written += figure_files
         warnings += figure_warnings
-    return Report(run_set, summary, table, knobs, events, written, warnings)
+    report = Report(run_set, summary, table, knobs, events, written, warnings)
+    if html:
+        page, page_warnings = write_html_report(report, out_dir, found, trust_models)
+        written.append(page)
+        warnings += page_warnings
+    return report

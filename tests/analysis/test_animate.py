@@ -4,6 +4,7 @@ import base64
 import json
 import os
 import pickle
+import shutil
 import zipfile
 from pathlib import Path
 
@@ -182,3 +183,87 @@ def test_a_metrics_file_that_is_not_a_file_is_one_line(
     assert main([str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "not a regular file" in err[0]
+
+
+def ffmpeg_frame_count(path: Path) -> int:
+    """The frames ffprobe decodes from the video (not the container's claim)."""
+    import subprocess
+
+    out = subprocess.run(
+        ["ffprobe", "-v", "error", "-count_frames", "-select_streams", "v:0",
+         "-show_entries", "stream=nb_read_frames", "-of", "csv=p=0", str(path)],
+        check=True, capture_output=True, text=True,
+    ).stdout  # fmt: skip
+    return int(out.strip())
+
+
+@pytest.mark.skipif(
+    shutil.which("ffmpeg") is None or shutil.which("ffprobe") is None,
+    reason="ffmpeg/ffprobe not on PATH (make system-deps installs Debian's ffmpeg as root)",
+)
+def test_mp4_has_one_video_frame_per_animation_frame(untrained_run: Path) -> None:
+    assert main([str(untrained_run), "--episodes", "2", "--mp4", "--fps", "5"]) == 0
+    with Image.open(untrained_run / "agent.gif") as gif:
+        frames = gif.n_frames
+    assert frames == 2 * (1 + 5)
+    assert ffmpeg_frame_count(untrained_run / "agent.mp4") == frames
+
+
+def test_mp4_without_ffmpeg_writes_the_gif_and_warns(
+    untrained_run: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", "")  # no ffmpeg to be found
+    assert main([str(untrained_run), "--episodes", "1", "--mp4"]) == 0
+    assert "ffmpeg not found" in capsys.readouterr().err
+    assert (untrained_run / "agent.gif").exists() and not (untrained_run / "agent.mp4").exists()
+
+
+def set_greedy_p(run_dir: Path, p_greedy: float) -> None:
+    """Make the run's record say its greedy policy disables the switch with ``p_greedy``."""
+    path = run_dir / "metrics.json"
+    metrics = json.loads(path.read_text())
+    metrics["policy"]["events"]["disabled_off_switch"]["p_greedy"] = p_greedy
+    path.write_text(json.dumps(metrics))
+
+
+@pytest.fixture
+def fleet_job(tmp_path: Path, compose_config) -> Path:
+    """A fleet job of three seeds; the records say the behaviour emerged in seed 1 only."""
+    from instrumental.train.fleet import train_job
+
+    cfg = compose_config(
+        "trainer=fleet", "seeds=3", "total_timesteps=512", "eval_episodes=5", "curve_points=1",
+        "algo.n_steps=64", "env.shutdown_prob=0.0", "env.max_steps=5",
+    )  # fmt: skip
+    train_job(cfg, tmp_path / "job")
+    for seed in range(3):
+        set_greedy_p(tmp_path / "job" / f"seed={seed}", 1.0 if seed == 1 else 0.0)
+    return tmp_path / "job"
+
+
+@pytest.mark.parametrize(("pick", "seed"), [("emerged", 1), ("not-emerged", 0)])
+def test_pick_animates_the_lowest_seed_where_it_emerged_or_not(
+    fleet_job: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], pick: str, seed: int
+) -> None:
+    out = tmp_path / "picked.gif"
+    assert main([str(fleet_job), "--pick", pick, "--episodes", "1", "--out", str(out)]) == 0
+    assert f"picked {fleet_job / f'seed={seed}'} (seed {seed}" in capsys.readouterr().out
+    with Image.open(out) as gif:
+        assert gif.n_frames == 1 + 5
+    assert not list(fleet_job.rglob("agent.gif"))  # nothing written into the runs
+
+
+def test_pick_with_no_such_run_is_one_line(
+    fleet_job: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    set_greedy_p(fleet_job / "seed=1", 0.0)
+    assert main([str(fleet_job), "--pick", "emerged"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--pick=emerged: no run below" in err[0]
+
+
+def test_out_must_name_a_gif(untrained_run: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([str(untrained_run), "--out", str(untrained_run / "x.png")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--out=" in err[0] and ".gif" in err[0]
+    assert not (untrained_run / "x.png").exists()
