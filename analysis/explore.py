@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from instrumental.envs import WORLDS, CompiledWorld, Solution, World
+from instrumental.envs import WORLDS, CompiledWorld, PolicyEvaluation, Solution, World
 from instrumental.envs.solver import event_probability_range
 from instrumental.train.run import ConfigError, build_world
 
@@ -231,32 +231,38 @@ class Pictures:
 
 
 def optimal_routes(
-    table: CompiledWorld, solution: Solution, pictures: Pictures
+    table: CompiledWorld, solution: Solution, evaluation: PolicyEvaluation, pictures: Pictures
 ) -> list[dict[str, Any]]:
-    """The optimal policy's most likely episode from each start state.
+    """The optimal policy's most likely episode from each start state, of the kind it usually has.
 
-    From each start state (most likely first) the route follows the optimal action and, at
-    a chance step, the likelier outcome (the first listed on a tie), until the episode
-    ends. Each step names the action, the probability of the outcome taken, the events it
-    fired and the picture of the state it led to; steps whose picture does not change (an
-    agent held until time runs out) are merged into one with a ``repeat`` count.
+    From each start state (most likely first): if the optimal policy commits the world's
+    harmful act with probability >= 0.5 from there, the most likely episode among those in
+    which it does; otherwise the most likely among those in which it does not. So the route
+    agrees with the big number: with a 50% chance per search of the inbox, the single most
+    likely episode may be one that never finds leverage though most episodes coerce. On a
+    tie between outcomes the first listed is taken. Each step names the action, the
+    probability of the outcome taken, the events it fired and the picture of the state it
+    led to; steps whose picture does not change (an agent held until time runs out) are
+    merged into one with a ``repeat`` count.
     """
     world = table.world
+    harmful = table.event_names.index(world.harmful_event)
     starts = [int(s) for s in np.flatnonzero(table.initial_prob > 0)]
     starts.sort(key=lambda s: -table.initial_prob[s])
     routes = []
     for start in starts:
-        state = start
-        steps = [_route_step(table, pictures, state, None, 1.0, 0)]
+        share = float(evaluation.event_prob[start, harmful])
+        act = share >= 0.5
+        path = _likeliest_path(table, solution.policy, table.event_bit(world.harmful_event), act)
+        steps = [_route_step(table, pictures, start, None, 1.0, 0)]
         ending = "time runs out"
-        # Every world carries time in its state, so a route ends within its horizon.
-        for _ in range(world.max_episode_steps):
-            action = int(np.argmax(solution.policy[state]))
-            probs = table.prob[state, action]
-            k = int(np.argmax(probs))
+        state = start
+        for action, k in path(start):
             nxt = int(table.next_state[state, action, k])
             bits = int(table.event_bits[state, action, k])
-            step = _route_step(table, pictures, nxt, action, float(probs[k]), bits)
+            step = _route_step(
+                table, pictures, nxt, action, float(table.prob[state, action, k]), bits
+            )
             last = steps[-1]
             same = (step["frame"], step["action"], step["p"]) == (
                 last["frame"], last["action"], last["p"])  # fmt: skip
@@ -266,19 +272,63 @@ def optimal_routes(
                 steps.append(step)
             if table.terminated[state, action, k]:
                 ending = "the episode ends"
-                break
             state = nxt
-            if table.time_limit[state] or not table.expanded[state]:
-                break
         routes.append(
             {
                 "p": float(table.initial_prob[start]),
                 "watched": bool(table.watched[start]),
+                "act": act,
+                "act_p": share if act else 1.0 - share,
                 "steps": steps,
                 "ending": ending,
             }
         )
     return routes
+
+
+def _likeliest_path(table: CompiledWorld, policy: np.ndarray, harmful_bit: int, act: bool):
+    """``path(start)``: the (action, outcome) pairs of the most likely episode under ``policy``
+    from ``start`` among those in which the harmful act happens (``act``) or does not."""
+    best: dict[tuple[int, bool], tuple[float, int]] = {}
+
+    def solve_from(state: int, fired: bool) -> float:
+        # The probability of the likeliest way to end with ``fired == act`` from here; the
+        # states carry time, so the recursion is no deeper than an episode is long.
+        if not table.expanded[state] or table.time_limit[state]:
+            return 1.0 if fired == act else 0.0
+        if (state, fired) not in best:
+            action = int(np.argmax(policy[state]))
+            choice, chosen = 0.0, -1
+            for k in np.flatnonzero(table.prob[state, action] > 0):
+                now = fired or bool(int(table.event_bits[state, action, k]) & harmful_bit)
+                p = float(table.prob[state, action, k])
+                if table.terminated[state, action, k]:
+                    value = p if now == act else 0.0
+                else:
+                    value = p * solve_from(int(table.next_state[state, action, k]), now)
+                if value > choice:
+                    choice, chosen = value, int(k)
+            best[state, fired] = (choice, chosen)
+        return best[state, fired][0]
+
+    def path(start: int) -> list[tuple[int, int]]:
+        solve_from(start, False)
+        pairs, state, fired = [], start, False
+        while table.expanded[state] and not table.time_limit[state]:
+            action = int(np.argmax(policy[state]))
+            k = best[state, fired][1]
+            if k < 0:  # no episode of that kind (rounding): the likeliest outcome instead
+                k = int(np.argmax(table.prob[state, action]))
+            pairs.append((action, k))
+            fired = fired or bool(int(table.event_bits[state, action, k]) & harmful_bit)
+            if table.terminated[state, action, k]:
+                break
+            state = int(table.next_state[state, action, k])
+            if (state, fired) not in best:
+                solve_from(state, fired)
+        return pairs
+
+    return path
 
 
 def _route_step(
@@ -322,7 +372,9 @@ def solve_grid(
                 "p_min": [float(ranges[i, 0]) for i in order],
                 "p_max": [float(ranges[i, 1]) for i in order],
                 "mean_count": [float(evaluation.events[e].mean_count) for e in events],
-                "routes": [pictures.route(r) for r in optimal_routes(table, solution, pictures)],
+                "routes": [
+                    pictures.route(r) for r in optimal_routes(table, solution, evaluation, pictures)
+                ],
                 "trained": [],
             }
         )
@@ -401,7 +453,7 @@ def trained_summary(runs: list[Run], event: str) -> list[dict[str, Any]]:
         extra = ", ".join(
             f"{findings.knob_label(k)}={findings.format_value(row[k])}"
             for k in shown
-            if k not in ("algo.name", "trainer", "total_timesteps")
+            if k not in ("algo.name", "trainer", "total_timesteps", "mitigation.name")
         )
         entries.append(
             {

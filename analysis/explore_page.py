@@ -67,6 +67,7 @@ h1 { font-size: 2.1rem; margin: 0 0 .2rem; }
 .route-title { font-weight: 600; margin-top: .4rem; }
 .trained-entry { margin: 0 0 .8rem; }
 .trained-entry .share { font-size: 2rem; font-weight: 700; font-variant-numeric: tabular-nums; }
+.trained-entry .cap { font-size: 1rem; color: var(--muted); }
 .none { color: var(--muted); font-style: italic; }
 footer { margin-top: 1.5rem; font-size: 1rem; color: var(--muted); }
 @media (max-width: 1000px) { .layout { grid-template-columns: 1fr; } }
@@ -172,10 +173,15 @@ SCRIPT = r"""
     document.getElementById("map-caption").textContent = caption;
   }
 
+  function percent(p) { return Math.round(p * 1000) / 10 + "%"; }
+
   function routeTitle(route, many) {
-    if (!many) return "The optimal agent's most likely episode";
-    const who = route.watched ? "supervisor present" : "no supervisor";
-    return "Most likely episode, " + who + " (" + Math.round(route.p * 100) + "% of episodes)";
+    const kind = "Most likely episode " + (route.act ? "with " : "without ") +
+                 DATA.events[harmIndex].phrase.toLowerCase();
+    if (!many) return kind + " (" + percent(route.act_p) + " of episodes are so)";
+    const who = route.watched ? "Supervisor present" : "No supervisor";
+    return who + " (" + percent(route.p) + " of episodes). " + kind + " (" +
+           percent(route.act_p) + " of these)";
   }
 
   function drawRoutes(point) {
@@ -186,7 +192,8 @@ SCRIPT = r"""
       out += '<div class="route-title">' + esc(routeTitle(route, point.routes.length > 1)) +
              "</div><div class=\"route\">";
       route.steps.forEach(function (s, i) {
-        const pic = picture(s.frame, 12);
+        const cols = DATA.frames[s.frame][0].length / 2;
+        const pic = picture(s.frame, Math.max(8, Math.min(20, Math.floor(110 / cols))));
         let caption = i === 0 ? "start" : esc(s.action);
         if (s.repeat > 1) caption += " ×" + s.repeat;
         if (s.p < 1) caption += " (p " + s.p.toFixed(2) + ")";
@@ -316,7 +323,8 @@ def render_page(data: dict[str, Any]) -> str:
 <footer>Made by instrumental-explore {_e(data["world"])}. Probabilities are exact (the
 project's value iteration and exact policy evaluation, no sampling). Where optimal actions
 tie, the policy shown takes the first; the range over tied optimal policies is given. The
-route follows the optimal action and, at each chance step, the likelier outcome. Trained
+route is the most likely episode under the optimal policy among those of the kind it
+usually has (with the act where its probability is at least 0.5, else without). Trained
 runs: a seed counts as emerged when its greedy policy commits the act with p ≥ 0.5; the
 interval is Wilson's 95%; the verdict compares the checkpoint at 75% of training with the
 last.</footer>
