@@ -32,7 +32,7 @@ from instrumental.train.run import ConfigError, build_world
 from . import findings, style
 from .convergence import read_curves
 from .phase import CachedSolver
-from .runs import Run, load_runs, summary_frame, varying_knobs
+from .runs import NOT_KNOBS, Run, load_runs, summary_frame, varying_knobs
 from .tables import emergence_table
 
 #: Pixels per cell the worlds draw with; a picture is read back one colour pair per cell.
@@ -72,6 +72,12 @@ LABELS = {
     "env.goal_conflict": "goal conflict with the successor",
     "env.find_prob": "chance a search of the inbox finds leverage",
 }
+
+
+#: Settings every trained-run label names; other settings that differ between the
+#: configurations at one grid point are added (at most MAX_LABELLED of them).
+LABELLED_SETTINGS = ("algo.name", "trainer", "total_timesteps", "mitigation.name")
+MAX_LABELLED = 3
 
 
 class ExploreError(ValueError):
@@ -127,14 +133,17 @@ def parse_grid_option(text: str, grid: list[Knob], config: dict[str, Any]) -> li
                            f"one of {', '.join(keys)}")  # fmt: skip
     template = grid[keys.index(key)].values[0]
     values = []
-    for item in values_text.split(","):
+    for item in (part.strip() for part in values_text.split(",")):
         try:
-            value = _parse_value(item.strip(), template)
+            value = _parse_value(item, template)
             if key == "gamma" and not 0.0 < value <= 1.0:
                 raise ValueError("must be in (0, 1]")
+        except ValueError as err:
+            raise ExploreError(f"--grid {key}={item!r} is not allowed: {err}") from None
+        try:
             build_world(_with(config, key, value)["env"])
-        except (ValueError, ConfigError) as err:
-            raise ExploreError(f"--grid {key}={item.strip()!r} is not allowed: {err}") from None
+        except ConfigError as err:
+            raise ExploreError(f"--grid {err}") from None
         if value not in values:
             values.append(value)
     return [Knob(k.key, tuple(values)) if k.key == key else k for k in grid]
@@ -145,9 +154,12 @@ def _parse_value(text: str, template: Any) -> Any:
         if text.lower() not in ("true", "false"):
             raise ValueError("must be true or false")
         return text.lower() == "true"
-    if isinstance(template, int):
-        return int(text)
-    value = float(text)
+    try:
+        value = int(text) if isinstance(template, int) else float(text)
+    except ValueError:
+        raise ValueError(
+            "must be a whole number" if isinstance(template, int) else "must be a number"
+        ) from None
     if not math.isfinite(value):
         raise ValueError("must be a finite number")
     return value
@@ -431,33 +443,37 @@ def _grid_index(run: Run, lookup: dict[tuple[World, float], int]) -> int | None:
 
 
 def trained_summary(runs: list[Run], event: str) -> list[dict[str, Any]]:
-    """The report's emergence table of ``runs`` (one grid point): one entry per
-    configuration (runs differing in algorithm, trainer or budget are kept apart)."""
+    """The report's emergence numbers for ``runs`` (all at one grid point): one entry per
+    configuration, as the report groups them (runs that differ in algorithm, trainer,
+    budget or any other setting but the seed are kept apart)."""
     from .convergence import VERDICT_TEXT
 
-    knobs = varying_knobs(runs)
-    summary = summary_frame(runs, knobs)
+    configurations: dict[str, list[Run]] = {}
+    for run in runs:
+        settings = {k: v for k, v in run.settings.items() if k not in NOT_KNOBS}
+        configurations.setdefault(json.dumps(settings, sort_keys=True), []).append(run)
+    differing = [k for k in varying_knobs(runs) if k not in LABELLED_SETTINGS]
     events = {run.env: event for run in runs}
-    curves, _ = read_curves(runs, events)
-    table = emergence_table(summary, knobs, events, curves)
-    shown = [k for k in knobs if k in table.columns and k != "env"]
     entries = []
-    for _, row in table.iterrows():
-        group = summary
-        for knob in shown:
-            group = group[group[knob].astype(str) == str(row[knob])]
-        first = group.iloc[0]
+    for group in configurations.values():
+        summary = summary_frame(group, [])
+        curves, _ = read_curves(group, events)
+        (_, row), *_ = emergence_table(summary, [], events, curves).iterrows()
+        first = group[0].metrics
         label = (
-            f"{first['algo']} ({first['trainer']} trainer), {int(first['total_timesteps']):,} steps"
+            f"{first.get('algo')} ({first.get('trainer')} trainer), "
+            f"{int(first.get('total_timesteps') or 0):,} steps"
         )
-        extra = ", ".join(
-            f"{findings.knob_label(k)}={findings.format_value(row[k])}"
-            for k in shown
-            if k not in ("algo.name", "trainer", "total_timesteps", "mitigation.name")
-        )
+        extra = [
+            f"{findings.knob_label(k)}={findings.format_value(group[0].settings[k])}"
+            for k in differing
+            if group[0].settings.get(k) is not None
+        ]
+        if len(extra) > MAX_LABELLED:
+            extra = [*extra[:MAX_LABELLED], f"{len(extra) - MAX_LABELLED} more settings"]
         entries.append(
             {
-                "label": label + (f"; {extra}" if extra else ""),
+                "label": label + (f"; {', '.join(extra)}" if extra else ""),
                 "seeds": int(row["seeds"]),
                 "emerged": int(row["emerged"]),
                 "low": _finite(row["emerged_low"]),
