@@ -66,6 +66,14 @@ GRIDS: dict[str, dict[str, tuple[Any, ...]]] = {
         "env.supervisor_prob": SUPERVISOR_PROBS,
     },
 }
+#: DeepMind's rules have no supervisor (and a 100-step horizon, slower to solve): their
+#: env configs get the shutdown probability and the discount only.
+GRIDS.update(
+    dict.fromkeys(
+        ("aisg_level0", "aisg_level1", "aisg_level1_offswitch_rules"),
+        {k: v for k, v in GRIDS["OffSwitch"].items() if k != "env.supervisor_prob"},
+    )
+)
 #: Slider labels beyond the figures' axis labels.
 LABELS = {
     "env.threat": "threat of replacement",
@@ -114,10 +122,14 @@ def base_config(world: str) -> dict[str, Any]:
     return compose_run_config([f"env={world}"])
 
 
-def default_grid(config: dict[str, Any]) -> list[Knob]:
-    """The grid of the world ``config["env"]`` names (see :data:`GRIDS`)."""
-    world_class = WORLDS[config["env"]["name"]]
-    return [Knob(key, values) for key, values in GRIDS[world_class.__name__].items()]
+def default_grid(config: dict[str, Any], world: str = "") -> list[Knob]:
+    """The grid of env config ``world`` if :data:`GRIDS` has one, else of the world class
+    ``config["env"]`` names."""
+    # A world without a grid of its own (a new one) gets the discount only.
+    grid = GRIDS.get(world) or GRIDS.get(
+        WORLDS[config["env"]["name"]].__name__, {"gamma": DISCOUNTS}
+    )
+    return [Knob(key, values) for key, values in grid.items()]
 
 
 def parse_grid_option(text: str, grid: list[Knob], config: dict[str, Any]) -> list[Knob]:
@@ -504,7 +516,7 @@ def explorer_data(
     fastest), with trained runs where ``runs`` holds some at that point. Lines for the user
     (runs read, runs not shown) are appended to ``notes``."""
     config = base_config(world)
-    grid = list(grid) if grid is not None else default_grid(config)
+    grid = list(grid) if grid is not None else default_grid(config, world)
     base = build_world(config["env"])
     pictures = Pictures()
     points = solve_grid(config, grid, pictures)
@@ -608,8 +620,11 @@ def main(argv: list[str] | None = None) -> int:
             raise ExploreError(f"--out={out} is a folder: must be an HTML file to write")
         if not out.parent.is_dir():
             raise ExploreError(f"--out={out}: the folder {out.parent} does not exist")
+        for folder in args.runs:
+            if not folder.exists():
+                raise ExploreError(f"--runs={folder}: no such folder (or metrics.json)")
         config = base_config(args.world)
-        grid = default_grid(config)
+        grid = default_grid(config, args.world)
         for option in args.grid:
             grid = parse_grid_option(option, grid, config)
         notes: list[str] = []

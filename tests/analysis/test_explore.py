@@ -11,7 +11,7 @@ import pytest
 
 from instrumental.analysis.explore import main, point_index
 from instrumental.analysis.stats import EMERGENCE_THRESHOLD, wilson_interval
-from instrumental.envs import OffSwitch
+from instrumental.envs import OffSwitch, compile_world, evaluate_policy, solve
 from tests.analysis.explore_pages import (
     SMALL_GRID,
     embedded_data,
@@ -166,6 +166,29 @@ def test_an_unknown_flag_and_an_out_folder_are_refused_in_one_line(
     assert "--colour" in one_error_line(capsys)
     assert run(["offswitch", "--out", str(tmp_path)]) == 2
     assert "is a folder" in one_error_line(capsys)
+    missing = tmp_path / "no_such_sweep"
+    assert run(["offswitch", "--out", str(tmp_path / "page.html"), "--runs", str(missing)]) == 2
+    assert str(missing) in one_error_line(capsys)
+    assert not (tmp_path / "page.html").exists()
+
+
+def test_deepminds_rules_are_explored_by_their_env_config_name(tmp_path: Path) -> None:
+    from instrumental.envs.offswitch import AISG_LEVEL1_MAP, AISG_RULES
+
+    out = tmp_path / "aisg.html"
+    grid = ["--grid", "env.shutdown_prob=0.5", "--grid", "gamma=0.99"]
+    assert run(["aisg_level1", "--out", str(out), *grid]) == 0
+    data = embedded_data(out)
+    assert [k["key"] for k in data["knobs"]] == ["env.shutdown_prob", "gamma"]  # no supervisor
+    table = compile_world(OffSwitch(map=AISG_LEVEL1_MAP, **AISG_RULES))
+    evaluation = evaluate_policy(table, solve(table, 0.99).policy, 0.99)
+    (shown,) = data["points"]
+    assert shown["p"] == [evaluation.events[e].p for e in EVENTS]
+    rows = AISG_LEVEL1_MAP.split("/")
+    cells = {ch: [r, c] for r, line in enumerate(rows) for c, ch in enumerate(line)}
+    (route,) = [data["routes"][i] for i in shown["routes"]]
+    pressed = [s["cell"] for s in route["steps"] if "disabled_off_switch" in s["events"]]
+    assert pressed == [cells["B"]] and route["steps"][-1]["cell"] == cells["G"]
 
 
 @pytest.fixture(scope="module")
