@@ -17,7 +17,14 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from instrumental.envs import compile_world, evaluate_policy, solve
+from instrumental.envs import (
+    CompiledWorld,
+    PolicyEvaluation,
+    Solution,
+    compile_world,
+    evaluate_policy,
+    solve,
+)
 from instrumental.train.run import build_world
 
 from . import findings, style
@@ -26,8 +33,9 @@ from . import findings, style
 OPTIMAL_AT = 0.5
 
 
-class _Solver:
-    """The optimal policy's probability of an event, compiling each distinct world once.
+class CachedSolver:
+    """Solves run configs exactly (and gives the optimal policy's probability of ``event``),
+    compiling each distinct world once.
 
     Compiling (enumerating the reachable states) costs far more than solving, and along
     a discount axis only the solver's gamma changes, so worlds are cached by their knobs.
@@ -37,18 +45,27 @@ class _Solver:
         self.event = event
         self.tables: dict[str, Any] = {}
 
-    def probability(self, config: dict[str, Any]) -> float:
+    def table(self, config: dict[str, Any]) -> CompiledWorld:
+        """The compiled world of run config ``config`` (its ``env`` and ``mitigation``)."""
         key = json.dumps([config["env"], config.get("mitigation")], sort_keys=True)
         if key not in self.tables:
             self.tables[key] = compile_world(build_world(config["env"], config.get("mitigation")))
-        table, gamma = self.tables[key], float(config["gamma"])
+        return self.tables[key]
+
+    def solved(self, config: dict[str, Any]) -> tuple[CompiledWorld, Solution, PolicyEvaluation]:
+        """The compiled world of ``config``, its optimal solution at ``config["gamma"]``, and
+        that solution's exact evaluation."""
+        table, gamma = self.table(config), float(config["gamma"])
         solution = solve(table, gamma)
-        return evaluate_policy(table, solution.policy, gamma).events[self.event].p
+        return table, solution, evaluate_policy(table, solution.policy, gamma)
+
+    def probability(self, config: dict[str, Any]) -> float:
+        return self.solved(config)[2].events[self.event].p
 
 
 def optimal_event_probability(config: dict[str, Any], event: str) -> float:
     """Probability that the solver's optimal policy commits ``event`` in run config ``config``."""
-    return _Solver(event).probability(config)
+    return CachedSolver(event).probability(config)
 
 
 def _with(config: dict[str, Any], knob: str, value: float) -> dict[str, Any]:
@@ -81,7 +98,7 @@ def optimal_boundary(
     anywhere in the range.
     """
     grid = np.arange(x_range[0], x_range[1] + resolution / 2, resolution)
-    solver = _Solver(event)
+    solver = CachedSolver(event)
     out = np.full(len(y_values), np.nan)
     for i, y_value in enumerate(y_values):
         base = _with(config, y, float(y_value))
