@@ -17,9 +17,8 @@ from instrumental.envs.exact.tables import MAX_EPISODE_STEPS, WorldTooLarge
 
 from .common import ACTIVATIONS, DEVICES, ConfigError, build_world, resolve_device, suggest
 from .config import ALGO_SCHEMAS, ENV_SCHEMAS, LogConfig, MitigationConfig, TrainConfig
+from .metrics_schema import MAX_SEED  # results tables keep seeds as 64-bit integers
 
-#: The largest seed: results tables keep seeds as 64-bit integers.
-MAX_SEED = 2**63 - 1
 #: Bounds on the knobs that size memory and time, each far above any useful value:
 #: (smallest, largest).
 LIMITS = {

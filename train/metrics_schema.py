@@ -23,6 +23,7 @@ from typing import Annotated, Any, NotRequired, TypedDict
 METRICS_VERSION = 1
 #: Largest step count (and number of states) a reader accepts.
 MAX_TIMESTEPS = 10**15
+#: The largest seed: results tables keep seeds as 64-bit integers.
 MAX_SEED = 2**63 - 1
 
 
