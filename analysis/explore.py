@@ -19,7 +19,6 @@ import json
 import math
 import sys
 from collections.abc import Sequence
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -105,11 +104,11 @@ class Knob:
 
 
 def world_names() -> list[str]:
-    """The env configs the explorer accepts: every ``conf/env/*.yaml`` (``offswitch``, ...)."""
-    folder = resources.files("instrumental.conf") / "env"
-    return sorted(
-        p.name.removesuffix(".yaml") for p in folder.iterdir() if p.name.endswith(".yaml")
-    )
+    """The env configs the explorer accepts: what ``env=`` accepts on the command line
+    (every registered world and alias, and the presets in ``conf/env``)."""
+    from instrumental.train.choices import available
+
+    return available("env")
 
 
 def base_config(world: str) -> dict[str, Any]:

@@ -229,7 +229,7 @@ def set_greedy_p(run_dir: Path, p_greedy: float) -> None:
 @pytest.fixture
 def fleet_job(tmp_path: Path, compose_config) -> Path:
     """A fleet job of three seeds; the records say the behaviour emerged in seed 1 only."""
-    from instrumental.train.fleet import train_job
+    from instrumental.train.job import train_job
 
     cfg = compose_config(
         "trainer=fleet", "seeds=3", "total_timesteps=512", "eval_episodes=5", "curve_points=1",

@@ -199,7 +199,7 @@ def replacement_runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from omegaconf import OmegaConf
 
     from instrumental.train.config import register_configs
-    from instrumental.train.fleet import train_job
+    from instrumental.train.job import train_job
 
     root = tmp_path_factory.mktemp("replacement_runs")
     register_configs()

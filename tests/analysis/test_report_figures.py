@@ -78,7 +78,7 @@ def test_the_oversight_title_names_the_configuration_with_the_widest_gap(tmp_pat
 
     report = make_report([tmp_path], tmp_path)
     assert_drawn(tmp_path / "oversight_gap_offswitch.png")
-    figure, _ = oversight_gap_figure(report.summary, report.knobs, "disabled_off_switch")
+    figure, *_ = oversight_gap_figure(report.summary, report.knobs, "disabled_off_switch")
     title = " ".join(figure.axes[0].get_title(loc="left").split())
     assert "with mitigation.name=oversight: p = 0.40 unwatched, 0.00 watched" in title
     assert "(mean of 3 runs)" in title
@@ -105,7 +105,7 @@ def test_tied_optimal_policies_are_shown_as_a_range(tmp_path: Path) -> None:
     report = make_report([tmp_path], tmp_path)
     table = (tmp_path / "table.md").read_text()
     assert table.count("(ties: 0.00–1.00)") == 1
-    figure, _ = emergence_figure(report.table, report.knobs, "disabled_off_switch")
+    figure, *_ = emergence_figure(report.table, report.knobs, "disabled_off_switch")
     labels = figure.axes[0].get_legend_handles_labels()[1]
     assert "optimal policies tie" in labels
 
@@ -151,7 +151,7 @@ def test_learning_curves_order_numeric_knobs_by_value(tmp_path: Path) -> None:
     for deadline in (12, 4, 8):
         write_run(tmp_path / f"d{deadline}", knobs={"deadline": deadline})
     runs = load_runs([tmp_path]).runs
-    (fig, _), _ = learning_curves_figure(runs, ["env.deadline"], "disabled_off_switch")
+    (fig, *_), _ = learning_curves_figure(runs, ["env.deadline"], "disabled_off_switch")
     labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
     assert labels == ["deadline=4 (1 seeds)", "deadline=8 (1 seeds)", "deadline=12 (1 seeds)"]
 
@@ -170,7 +170,7 @@ def test_the_oversight_gap_shows_the_optimal_policy_watched_and_unwatched(tmp_pa
         (run / "metrics.json").write_text(json.dumps(metrics))
     report = make_report([tmp_path], tmp_path / "out", figures=False)
     assert report.summary["optimal_p_disabled_off_switch_watched"].tolist() == [0.0, 0.0]
-    figure, _ = oversight_gap_figure(report.summary, report.knobs, "disabled_off_switch")
+    figure, *_ = oversight_gap_figure(report.summary, report.knobs, "disabled_off_switch")
     diamonds = {
         line.get_label(): line.get_xdata()[0]
         for line in figure.axes[0].get_lines()

@@ -31,7 +31,7 @@ FRAMES_PER_EPISODE = 1 + 5
 def trained_model(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
     """A fleet agent's ``model.pt`` and the world config it was trained in."""
     from instrumental.analysis.compose import compose_run_config
-    from instrumental.train.fleet import train_job
+    from instrumental.train.job import train_job
 
     cfg = compose_run_config(
         ["trainer=fleet", "seeds=1", "total_timesteps=512", "eval_episodes=5", "curve_points=1",
