@@ -425,7 +425,12 @@ def mitigations_figure(rows: pd.DataFrame, knobs: list[str], event: str) -> Draw
     ax.set_ylim(0, 1.05)
     ax.legend(loc="best")
     finding = findings.mitigation_finding(rows, order, event)
-    ax.set_title(style.title(finding), loc="left")
+    title, note = style.title(finding), findings.budget_note(rows)
+    ax.set_title(f"{title}\n{style.title(note, width=70)}" if note else title, loc="left")
+    footnote(
+        fig,
+        "bars: share of seeds (Wilson 95% intervals); diamonds: the optimal policy's probability",
+    )
     return drawn._replace(finding=finding)
 
 
