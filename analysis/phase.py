@@ -120,7 +120,7 @@ def optimal_boundary(
     return out
 
 
-def _to_index(values: np.ndarray, points: np.ndarray) -> np.ndarray:
+def to_index(values: np.ndarray, points: np.ndarray) -> np.ndarray:
     """Knob values as positions on an axis whose cells are ``values`` at 0, 1, 2, ...
 
     Cells are drawn evenly whatever the spacing of the knob's values (so no cell is too
@@ -166,8 +166,8 @@ def phase_figure(
     for _, row in table.iterrows():
         value = row["emerged_share"]
         ax.text(
-            float(_to_index(xs, np.array([float(row[x])]))[0]),
-            float(_to_index(ys, np.array([float(row[y])]))[0]),
+            float(to_index(xs, np.array([float(row[x])]))[0]),
+            float(to_index(ys, np.array([float(row[y])]))[0]),
             f"{int(row['emerged'])}/{int(row['seeds'])}",
             ha="center", va="center", fontsize=14,
             color="black" if value > 0.6 else "white",
@@ -180,7 +180,7 @@ def phase_figure(
     x_span = xs[-1] - xs[0] if len(xs) > 1 else 1.0
     x_high = xs[-1] + x_span / (2 * max(len(xs) - 1, 1))
     boundary = optimal_boundary(config, event, x, y, fine_y, (0.0, x_high))
-    bx, by = _to_index(xs, boundary), _to_index(ys, fine_y)
+    bx, by = to_index(xs, boundary), to_index(ys, fine_y)
     ax.plot(bx, by, color="white", linewidth=5, solid_capstyle="round")
     ax.plot(
         bx, by, color="crimson", linewidth=2.5, linestyle="--",

@@ -12,10 +12,10 @@ import pytest
 from instrumental.analysis import style
 from instrumental.analysis.compose import compose_run_config
 from instrumental.analysis.phase import (
-    _to_index,
     optimal_boundary,
     optimal_event_probability,
     phase_figure,
+    to_index,
 )
 
 EVENT = "disabled_off_switch"
@@ -55,10 +55,10 @@ def test_boundary_is_nan_where_the_act_is_never_optimal(offswitch_config) -> Non
 
 def test_cells_sit_at_even_positions_whatever_the_knob_spacing() -> None:
     values = np.array([0.0, 0.05, 0.1, 0.5])
-    assert _to_index(values, values).tolist() == [0, 1, 2, 3]
+    assert to_index(values, values).tolist() == [0, 1, 2, 3]
     # Half-way between 0.1 and 0.5 is half-way between cells 2 and 3.
-    assert _to_index(values, np.array([0.3]))[0] == pytest.approx(2.5)
-    assert math.isnan(_to_index(values, np.array([0.9]))[0])
+    assert to_index(values, np.array([0.3]))[0] == pytest.approx(2.5)
+    assert math.isnan(to_index(values, np.array([0.9]))[0])
 
 
 def test_heat_map_labels_every_cell_with_its_seed_count(offswitch_config) -> None:
