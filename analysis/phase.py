@@ -193,7 +193,8 @@ def phase_figure(
     colorbar = fig.colorbar(mesh, ax=ax)
     colorbar.set_label("share of seeds in which it emerged")
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), frameon=False)
-    ax.set_title(style.title(phase_finding(event)), loc="left")
+    title, note = style.title(phase_finding(event)), findings.budget_note(table)
+    ax.set_title(f"{title}\n{style.title(note, width=70)}" if note else title, loc="left")
     return fig
 
 
