@@ -13,7 +13,6 @@ them.
 from __future__ import annotations
 
 import argparse
-import copy
 import dataclasses
 import json
 import math
@@ -30,7 +29,7 @@ from instrumental.train.run import ConfigError, build_world
 
 from . import findings, style
 from .convergence import read_curves
-from .phase import CachedSolver
+from .phase import CachedSolver, with_knob
 from .runs import NOT_KNOBS, Run, load_runs, summary_frame, varying_knobs
 from .tables import emergence_table
 
@@ -152,7 +151,7 @@ def parse_grid_option(text: str, grid: list[Knob], config: dict[str, Any]) -> li
         except ValueError as err:
             raise ExploreError(f"--grid {key}={item!r} is not allowed: {err}") from None
         try:
-            build_world(_with(config, key, value)["env"])
+            build_world(with_knob(config, key, value)["env"])
         except ConfigError as err:
             raise ExploreError(f"--grid {err}") from None
         if value not in values:
@@ -176,21 +175,11 @@ def _parse_value(text: str, template: Any) -> Any:
     return value
 
 
-def _with(config: dict[str, Any], key: str, value: Any) -> dict[str, Any]:
-    out = copy.deepcopy(config)
-    *path, leaf = key.split(".")
-    node = out
-    for part in path:
-        node = node[part]
-    node[leaf] = value
-    return out
-
-
 def grid_configs(config: dict[str, Any], grid: Sequence[Knob]) -> list[dict[str, Any]]:
     """The run config at every grid point, the last knob varying fastest."""
     configs = [config]
     for knob in grid:
-        configs = [_with(c, knob.key, v) for c in configs for v in knob.values]
+        configs = [with_knob(c, knob.key, v) for c in configs for v in knob.values]
     return configs
 
 

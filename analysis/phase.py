@@ -68,7 +68,7 @@ def optimal_event_probability(config: dict[str, Any], event: str) -> float:
     return CachedSolver(event).probability(config)
 
 
-def _with(config: dict[str, Any], knob: str, value: float) -> dict[str, Any]:
+def with_knob(config: dict[str, Any], knob: str, value: Any) -> dict[str, Any]:
     """A copy of the nested run config with the dotted ``knob`` set to ``value``."""
     out = copy.deepcopy(config)
     *path, leaf = knob.split(".")
@@ -101,11 +101,11 @@ def optimal_boundary(
     solver = CachedSolver(event)
     out = np.full(len(y_values), np.nan)
     for i, y_value in enumerate(y_values):
-        base = _with(config, y, float(y_value))
+        base = with_knob(config, y, float(y_value))
 
         def optimal(index: int, base: dict[str, Any] = base) -> bool:
             value = round(float(grid[index]), 10)
-            return solver.probability(_with(base, x, value)) >= OPTIMAL_AT
+            return solver.probability(with_knob(base, x, value)) >= OPTIMAL_AT
 
         lo, hi = 0, len(grid) - 1
         if not optimal(hi):
