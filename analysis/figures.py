@@ -81,9 +81,31 @@ def _natural(config: dict[str, object]) -> tuple:
 
 
 def config_label(config: dict[str, object]) -> str:
-    return ", ".join(
-        f"{findings.knob_label(k)}={findings.format_value(v)}" for k, v in config.items()
+    """``shutdown_prob=0.5, gamma=0.99``; a named rule set reads as its name
+    (:func:`~instrumental.analysis.style.config_parts`)."""
+    return ", ".join(text for _, text in style.config_parts(config))
+
+
+ALGORITHM = "algo.name"
+
+
+def _follows(records: list[dict[str, object]], knob: str, leader: str = ALGORITHM) -> bool:
+    """Whether ``knob`` takes one value for each value of ``leader`` among ``records`` (an
+    algorithm's own hyperparameters, a budget set per algorithm): a label that names the
+    algorithm then says nothing more by naming it, and no configurations merge without it."""
+    seen: dict[str, str] = {}
+    return all(
+        seen.setdefault(repr(r.get(leader)), repr(r.get(knob))) == repr(r.get(knob))
+        for r in records
     )
+
+
+def without_followers(records: list[dict[str, object]], shown: list[str]) -> list[str]:
+    """``shown`` less the knobs that follow the algorithm (:func:`_follows`) when the
+    algorithm is among them: labels read ``algo=PPO``, not every PPO hyperparameter."""
+    if ALGORITHM not in shown:
+        return shown
+    return [k for k in shown if k == ALGORITHM or not _follows(records, k)]
 
 
 def _groups(rows: pd.DataFrame, keys: list[str]) -> list[tuple[dict[str, object], pd.DataFrame]]:
@@ -206,8 +228,9 @@ def learning_curves_figure(
 ) -> tuple[Drawn | None, list[str]]:
     """Exact probability of ``event`` during training: every seed thin, the mean with a band.
 
-    Returns the figure (with what it leaves out) and, for each ``curve.csv`` that could
-    not be used, why.
+    Up to ``MAX_LINES`` configurations share one axis; more get one panel each, so every
+    configuration is drawn. Returns the figure and, for each ``curve.csv`` that could not
+    be used, why.
     """
     column = f"p_{event}"
     unreadable = []
@@ -216,6 +239,7 @@ def learning_curves_figure(
     flats = [run.settings for run in runs]
     # A knob with one value across these runs (mitigation.name=none) would only repeat itself.
     shown = [k for k in knobs if k != "seed" and len({repr(f.get(k)) for f in flats}) > 1]
+    shown = without_followers(flats, shown)
     for run, flat in zip(runs, flats, strict=True):
         curve = _read_curve(run, column)
         if isinstance(curve, str):
@@ -228,22 +252,19 @@ def learning_curves_figure(
     if not by_config:
         return None, unreadable
     # Configurations in knob order, numbers by value (deadline=4 before deadline=12).
-    labels, left_out = _first(
-        sorted(by_config, key=lambda label: _natural(configs[label])), MAX_LINES, "configurations"
-    )
+    labels = sorted(by_config, key=lambda label: _natural(configs[label]))
+    if len(labels) > MAX_LINES:  # more lines than one axis can hold: one panel each
+        return _learning_curve_panels(labels, by_config, event), unreadable
     fig = Figure(figsize=(10, 6.2))
-    drawn = _note_left_out(fig, left_out)
+    drawn = Drawn(fig)
     ax = fig.subplots()
     best: tuple[float, str, np.ndarray, np.ndarray] | None = None
     for i, label in enumerate(labels):
         curves = by_config[label]
-        grid = np.unique(np.concatenate([t for t, _ in curves]))
-        values = np.array([np.interp(grid, t, p) for t, p in curves])
+        grid, mean, half = _mean_curve(curves)
         for t, p in curves:
             ax.plot(t, p, color=style.color(i), linewidth=0.8, alpha=0.45)
-        mean = values.mean(axis=0)
-        if len(curves) > 1:
-            half = 1.96 * values.std(axis=0, ddof=1) / math.sqrt(len(curves))
+        if half is not None:
             ax.fill_between(
                 grid, np.clip(mean - half, 0, 1), np.clip(mean + half, 0, 1),
                 color=style.color(i), alpha=0.2,
@@ -260,6 +281,78 @@ def learning_curves_figure(
     ax.set_title(style.title(finding), loc="left")
     footnote(fig, "thin: one seed; thick: the mean, band: ±1.96 standard errors")
     return drawn._replace(finding=finding), unreadable
+
+
+def _mean_curve(
+    curves: list[tuple[np.ndarray, np.ndarray]],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """The seeds' curves on one grid of every checkpoint: the mean, and half the width of
+    its ±1.96 standard-error band (None for one seed)."""
+    grid = np.unique(np.concatenate([t for t, _ in curves]))
+    values = np.array([np.interp(grid, t, p) for t, p in curves])
+    mean = values.mean(axis=0)
+    if len(curves) < 2:
+        return grid, mean, None
+    return grid, mean, 1.96 * values.std(axis=0, ddof=1) / math.sqrt(len(curves))
+
+
+def _learning_curve_panels(
+    labels: list[str], by_config: dict[str, list[tuple[np.ndarray, np.ndarray]]], event: str
+) -> Drawn:
+    """The learning curves as small multiples, one panel per configuration (every one),
+    shared axes: for more configurations than one axis can hold."""
+    rows, columns = _grid_shape(len(labels))
+    fig = Figure(figsize=(max(4.9 * columns + 0.6, 8), 3.9 * rows + 2.2), layout="constrained")
+    axes = fig.subplots(rows, columns, sharex=True, sharey=True, squeeze=False).ravel()
+    for ax in axes[len(labels) :]:
+        ax.remove()
+    best: tuple[float, str, np.ndarray, np.ndarray] | None = None
+    for ax, label in zip(axes, labels, strict=False):
+        curves = by_config[label]
+        grid, mean, half = _mean_curve(curves)
+        for t, p in curves:
+            ax.plot(t, p, color=style.color(0), linewidth=0.8, alpha=0.3)
+        if half is not None:
+            ax.fill_between(
+                grid, np.clip(mean - half, 0, 1), np.clip(mean + half, 0, 1),
+                color=style.color(1), alpha=0.3, linewidth=0,
+            )  # fmt: skip
+        ax.plot(grid, mean, color=style.color(1), linewidth=3)
+        ax.set_title(f"{_panel_label(label)}\n{len(curves)} seeds", loc="left", fontsize=15)
+        if best is None or mean[-1] > best[0]:
+            best = (float(mean[-1]), label, grid, mean)
+    assert best is not None
+    axes[0].set_ylim(-0.03, 1.03)
+    axes[0].xaxis.set_major_locator(MaxNLocator(nbins=4))
+    axes[0].xaxis.set_major_formatter(FuncFormatter(_steps))
+    fig.supxlabel("training (environment steps)", fontsize=16)
+    fig.supylabel(f"exact P({event}), stochastic policy", fontsize=16)
+    legend = [
+        (dict(color=style.color(0), linewidth=0.8, alpha=0.6), "one seed"),
+        (dict(color=style.color(1), linewidth=3), "the mean, band: ±1.96 standard errors"),
+    ]
+    fig.legend(
+        [matplotlib.lines.Line2D([], [], **props) for props, _ in legend],
+        [text for _, text in legend],
+        loc="upper center",
+        bbox_to_anchor=(0.5, 0.0),
+        ncol=2,
+        fontsize=14,
+    )
+    finding = findings.curve_finding(best[1], best[2], best[3], event)
+    fig.suptitle(
+        style.title(finding, width=int(7 * fig.get_figwidth())), x=0.01, ha="left", fontsize=18
+    )
+    return Drawn(fig, finding=finding)
+
+
+#: Longest line of a panel's title: a small multiple is about 5 inches wide.
+PANEL_TITLE_WIDTH = 36
+
+
+def _panel_label(label: str) -> str:
+    """A configuration's label wrapped to fit above one small multiple."""
+    return style.title(label, width=PANEL_TITLE_WIDTH)
 
 
 def _grid_shape(panels: int) -> tuple[int, int]:
@@ -313,6 +406,7 @@ def emergence_over_training(
     """
     keys = configuration_columns(summary, knobs)
     shown = swept(summary, [k for k in keys if k != "env"])
+    shown = without_followers(summary[shown].to_dict("records"), shown)
     panels = []
     for values, group in summary.groupby(keys, dropna=False, sort=False):
         aligned = convergence.group_curves(group, curves)
@@ -349,7 +443,7 @@ def emergence_over_training(
         k, n = int(aligned.emerged[:, -1].sum()), aligned.seeds
         text = f"{convergence.VERDICT_TEXT[verdict.verdict]}\n{k}/{n} seeds at the end"
         if config:
-            text = f"{config_label(config)}\n{text}"
+            text = f"{_panel_label(config_label(config))}\n{text}"
         ax.set_title(
             text,
             loc="left",
@@ -434,8 +528,142 @@ def mitigations_figure(rows: pd.DataFrame, knobs: list[str], event: str) -> Draw
     return drawn._replace(finding=finding)
 
 
-def oversight_gap_figure(summary: pd.DataFrame, knobs: list[str], event: str) -> Drawn | None:
-    """Exact probability of ``event`` in watched against unwatched episodes, per configuration."""
+#: How a bar shows its configuration's verdict: hatched unless converged.
+VERDICT_HATCHES = {
+    convergence.CONVERGED: "",
+    convergence.TRAP: "xx",
+    convergence.STILL_CHANGING: "//",
+    convergence.UNDECIDED: "..",
+    convergence.NO_CURVE: "--",
+}
+
+
+def algorithms_figure(rows: pd.DataFrame, knobs: list[str], event: str) -> Drawn | None:
+    """Share of seeds that learned ``event`` per learning algorithm, one panel per setting of
+    the other swept knobs (every one of them), drawn when ``algo.name`` takes 2+ values.
+
+    Each bar is one (algorithm, configuration) with its Wilson 95% interval, the optimal
+    policy's probability as a hollow diamond and its convergence verdict under it (and as
+    hatching when not converged). Knobs that follow from the algorithm (its
+    hyperparameters, a budget set per algorithm) are not panels; the title's budget note
+    states each algorithm's budget when they differ.
+    """
+    name = ALGORITHM
+    if name not in rows or rows[name].astype(str).nunique() < 2:
+        return None
+    order = findings.algorithm_order(list(rows[name].dropna()))
+    varying = swept(rows, knobs)
+    others = [k for k in without_followers(rows[varying].to_dict("records"), varying) if k != name]
+    panels = sorted(_groups(rows, others), key=lambda panel: _natural(panel[0]))
+    if len(panels) == 4:
+        n_rows, columns = 2, 2  # four panels read larger as a square than in one row
+    else:
+        n_rows, columns = _grid_shape(len(panels))
+    width = max(1.9 * len(order) + 1.4, 5.2)
+    fig = Figure(figsize=(width * columns + 0.8, 4.9 * n_rows + 2.4), layout="constrained")
+    axes = fig.subplots(n_rows, columns, sharey=True, squeeze=False).ravel()
+    for ax in axes[len(panels) :]:
+        ax.remove()
+    xs = np.arange(len(order))
+    cells = []
+    verdicts: set[str] = set()
+    for ax, (config, group) in zip(axes, panels, strict=False):
+        cells.append((style.config_parts(config), group))
+        ticks = []
+        for x, algo in zip(xs, order, strict=True):
+            cell = group[group[name].astype(str) == algo]
+            if cell.empty:
+                ticks.append((f"{findings.algorithm_name(algo)}\nnot run", "0.4"))
+                continue
+            row = cell.iloc[0]
+            k, n = int(row["emerged"]), int(row["seeds"])
+            share = k / n if n else math.nan
+            verdict = str(row.get("verdict", convergence.NO_CURVE))
+            ax.bar(
+                x, share, 0.7, color=style.color(x), edgecolor="black", linewidth=1.2,
+                hatch=VERDICT_HATCHES.get(verdict, ".."),
+            )  # fmt: skip
+            ax.errorbar(
+                x, share, yerr=[[share - row["emerged_low"]], [row["emerged_high"] - share]],
+                fmt="none", ecolor="black", capsize=6, linewidth=2,
+            )  # fmt: skip
+            verdicts.add(verdict)
+            ax.plot(
+                x, row["optimal_p"], "D", color="black", markerfacecolor="white",
+                markersize=12, markeredgewidth=2, clip_on=False, zorder=3,
+            )  # fmt: skip
+            ticks.append(
+                (
+                    f"{findings.algorithm_name(algo)}\n{k}/{n}\n{verdict}",
+                    VERDICT_COLOURS.get(verdict, "0.4"),
+                )
+            )
+        ax.set_xticks(xs, [text for text, _ in ticks], fontsize=15)
+        for label, (_, ink) in zip(ax.get_xticklabels(), ticks, strict=True):
+            label.set_color(ink)
+        ax.set_xlim(-0.6, len(order) - 0.4)
+        ax.grid(False, axis="x")
+        ax.set_title(config_label(config), loc="left", fontsize=17)
+    axes[0].set_ylim(0, 1.08)
+    fig.supylabel("seeds in which it emerged (share)", fontsize=16)
+    legend = [
+        (
+            matplotlib.lines.Line2D([], [], color="black", marker="_", markersize=16),
+            "seeds emerged (greedy p ≥ 0.5), Wilson 95%",
+        ),
+        (
+            matplotlib.lines.Line2D(
+                [], [], marker="D", color="black", markerfacecolor="white", linestyle="none",
+                markersize=12, markeredgewidth=2,
+            ),
+            "optimal policy",
+        ),
+    ]  # fmt: skip
+    # One swatch per verdict drawn, as its bars are hatched.
+    legend += [
+        (
+            matplotlib.patches.Patch(facecolor="white", edgecolor="black", hatch=hatch),
+            convergence.VERDICT_TEXT[verdict],
+        )
+        for verdict, hatch in VERDICT_HATCHES.items()
+        if verdict in verdicts
+    ]
+    fig.legend(
+        [handle for handle, _ in legend],
+        [label for _, label in legend],
+        loc="upper center",
+        bbox_to_anchor=(0.5, 0.0),
+        ncol=3 if columns >= 2 else 1,
+        fontsize=15,
+    )
+    finding = findings.algorithm_finding(cells, name, order, event)
+    note = findings.budget_note(rows, by=name)
+    chars = int(6.5 * fig.get_figwidth())
+    title = style.title(finding, width=chars)
+    fig.suptitle(
+        f"{title}\n{style.title(note, width=chars)}" if note else title,
+        x=0.01,
+        ha="left",
+        fontsize=18,
+    )
+    return Drawn(fig, finding=finding)
+
+
+def _shown_rows(table: pd.DataFrame, summary: pd.DataFrame, knobs: list[str]) -> pd.DataFrame:
+    """The rows of the emergence ``table`` for the configurations that ``summary`` holds."""
+    keys = [k for k in configuration_columns(summary, knobs) if k in table]
+    held = set(summary[keys].astype(str).itertuples(index=False, name=None))
+    inside = [tuple(row) in held for row in table[keys].astype(str).itertuples(index=False)]
+    return table[inside]
+
+
+def oversight_gap_figure(
+    summary: pd.DataFrame, knobs: list[str], event: str, table: pd.DataFrame | None = None
+) -> Drawn | None:
+    """Exact probability of ``event`` in watched against unwatched episodes, per configuration.
+
+    ``table`` (the emergence table): its budget and verdicts for the configurations shown
+    go under the title (:func:`~instrumental.analysis.findings.budget_note`)."""
     watched, unwatched = f"p_{event}_watched", f"p_{event}_unwatched"
     if watched not in summary or unwatched not in summary:
         return None
@@ -480,7 +708,9 @@ def oversight_gap_figure(summary: pd.DataFrame, knobs: list[str], event: str) ->
         event,
         config_label(config) if len(groups) > 1 else "",
     )
-    ax.set_title(style.title(text), loc="left")
+    note = "" if table is None else findings.budget_note(_shown_rows(table, rows, knobs))
+    title = style.title(text)
+    ax.set_title(f"{title}\n{style.title(note, width=70)}" if note else title, loc="left")
     return drawn._replace(finding=text)
 
 
@@ -533,7 +763,8 @@ def write_figures(
                 "grid": replacement_grid_figure(rows, knobs, event),
                 "learning_curves": learning,
                 "mitigations": mitigations_figure(rows, knobs, event),
-                "oversight_gap": oversight_gap_figure(env_summary, knobs, event),
+                "algorithms": algorithms_figure(rows, knobs, event),
+                "oversight_gap": oversight_gap_figure(env_summary, knobs, event, rows),
                 "phase": None if phase is None else Drawn(phase, finding=phase_finding(event)),
             }
             for name, drawn in figures.items():

@@ -10,6 +10,8 @@ import pandas as pd
 
 from instrumental import envs
 
+from .stats import EMERGENCE_THRESHOLD
+
 
 def event_phrase(event: str) -> str:
     """``disabled_off_switch`` -> ``Disabling the off-switch`` (each world declares its own
@@ -148,14 +150,55 @@ def verdict_finding(verdicts: Sequence[str], event: str) -> str:
     return text + ("; " + ", ".join(rest) if rest else "")
 
 
-def budget_note(rows: pd.DataFrame) -> str:
+#: Learning algorithms as papers write them; others are upper-cased.
+ALGORITHM_NAMES = {"ppo": "PPO", "a2c": "A2C", "dqn": "DQN"}
+#: The order in which figures and sentences list algorithms: on-policy first, then off-policy.
+ALGORITHM_ORDER = ("ppo", "a2c", "dqn")
+
+
+def algorithm_order(names: Sequence[object]) -> list[str]:
+    """``names`` (each once) in :data:`ALGORITHM_ORDER`, others after them by name."""
+    present = list(dict.fromkeys(str(n) for n in names))
+    return [a for a in ALGORITHM_ORDER if a in present] + sorted(
+        a for a in present if a not in ALGORITHM_ORDER
+    )
+
+
+def algorithm_name(name: object) -> str:
+    """``a2c`` -> ``A2C``."""
+    return ALGORITHM_NAMES.get(str(name), str(name).upper())
+
+
+def _steps(steps: float) -> str:
+    # Whole rollouts overshoot the budget a little (60,416 for 60k): round to the k.
+    return f"{round(steps / 1000)}k" if steps >= 10_000 else f"{steps:g}"
+
+
+def _budget(rows: pd.DataFrame, by: str | None) -> str:
+    """``60k steps``; per value of ``by`` (``PPO 150k, DQN 100k steps``) when it differs."""
+    if by is not None and by in rows:
+        per = rows.groupby(by, sort=True)["final_timesteps"].max().dropna()
+        if per.nunique() > 1:
+            if by == "algo.name":
+                per = per[algorithm_order(list(per.index))]
+                names = [algorithm_name(k) for k in per.index]
+            else:
+                names = [f"{knob_label(by)}={format_value(k)}" for k in per.index]
+            budgets = (f"{k} {_steps(float(v))}" for k, v in zip(names, per, strict=True))
+            return ", ".join(budgets) + " steps"
+    return f"{_steps(float(rows['final_timesteps'].max()))} steps"
+
+
+def budget_note(rows: pd.DataFrame, by: str | None = None) -> str:
     """The budget and the verdicts behind a figure's counts, e.g. ``60k steps, 100 seeds each;
-    2 of 6 configurations converged (1 a trap)``; empty when the table has neither."""
+    2 of 6 configurations converged (1 a trap)``; empty when the table has neither.
+
+    ``by`` (a column such as ``algo.name``): when the budget differs between its values,
+    each value's budget is stated (``PPO 150k, A2C 300k steps``), not only the largest.
+    """
     parts = []
     if "final_timesteps" in rows and rows["final_timesteps"].notna().any():
-        steps = float(rows["final_timesteps"].max())
-        # Whole rollouts overshoot the budget a little (60,416 for 60k): round to the k.
-        parts.append(f"{round(steps / 1000)}k steps" if steps >= 10_000 else f"{steps:g} steps")
+        parts.append(_budget(rows, by))
     if "seeds" in rows and len(rows):
         low, high = int(rows["seeds"].min()), int(rows["seeds"].max())
         parts.append(f"{low} seeds each" if low == high else f"{low}–{high} seeds each")
@@ -167,3 +210,61 @@ def budget_note(rows: pd.DataFrame) -> str:
         trap_note = f" ({traps} a trap)" if traps else ""
         note += f"; {converged} of {len(rows)} configurations converged{trap_note}"
     return note
+
+
+def _where(
+    inside: Sequence[Sequence[tuple[str, str]]], outside: Sequence[Sequence[tuple[str, str]]]
+) -> str:
+    """What the configurations ``inside`` share that none ``outside`` has, from their label
+    parts (``shutdown_prob=0.5``); their count when no one dimension tells them apart."""
+
+    def texts(group: Sequence[Sequence[tuple[str, str]]], dimension: str) -> list[str]:
+        return [t for parts in group for d, t in parts if d == dimension]
+
+    for dimension, _ in inside[0]:
+        mine, theirs = texts(inside, dimension), texts(outside, dimension)
+        if len(mine) == len(inside) and len(theirs) == len(outside) and not set(mine) & set(theirs):
+            return " or ".join(dict.fromkeys(mine))
+    total = len(inside) + len(outside)
+    return f"{len(inside)} of {total} configurations"
+
+
+def algorithm_finding(
+    cells: Sequence[tuple[Sequence[tuple[str, str]], pd.DataFrame]],
+    algorithm: str,
+    order: Sequence[str],
+    event: str,
+) -> str:
+    """Each learning algorithm's seed count, split by where the optimal policy commits the
+    behaviour and where it does not, e.g. ``Disabling the off-switch where the optimum does
+    (shutdown_prob=0.5): PPO 95/100 seeds, DQN 10/100; where it does not
+    (shutdown_prob=0.05): PPO 0/100, DQN 0/100``.
+
+    ``cells``: per configuration (all but the algorithm), its label parts
+    (:func:`~instrumental.analysis.style.config_parts`) and its rows of the emergence table;
+    ``algorithm``: the table's algorithm column; ``order``: the algorithms as named there.
+    """
+    commits = [float(rows["optimal_p"].mean()) >= EMERGENCE_THRESHOLD for _, rows in cells]
+    optimal = [c for c, yes in zip(cells, commits, strict=True) if yes]
+    other = [c for c, yes in zip(cells, commits, strict=True) if not yes]
+
+    def counts(chosen: Sequence[tuple[Sequence[tuple[str, str]], pd.DataFrame]]) -> str:
+        rows = pd.concat([c[1] for c in chosen])
+        out = []
+        for name in order:
+            k, n = _counts(rows[rows[algorithm] == name])
+            if n:
+                seeds = " seeds" if not out else ""
+                out.append(f"{algorithm_name(name)} {k}/{n}{seeds}")
+        return ", ".join(out)
+
+    phrase = event_phrase(event)
+    if not other:
+        return f"{phrase}, optimal in every configuration: {counts(optimal)}"
+    if not optimal:
+        return f"{phrase}, optimal in no configuration: {counts(other)}"
+    inside, outside = [c[0] for c in optimal], [c[0] for c in other]
+    return (
+        f"{phrase} where the optimum does ({_where(inside, outside)}): {counts(optimal)}; "
+        f"where it does not ({_where(outside, inside)}): {counts(other)}"
+    )

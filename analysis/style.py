@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Mapping
 from pathlib import Path
 
 from matplotlib.figure import Figure
 
 from instrumental import envs
+
+from . import findings
 
 #: Okabe & Ito (2008), ordered so the first colours are the most distinct.
 OKABE_ITO = {
@@ -57,6 +60,37 @@ def axis_label(knob: str) -> str:
         return KNOB_AXIS_LABELS[knob]
     name = knob.removeprefix("env.")
     return (envs.knob_label(name) if knob.startswith("env.") else None) or name
+
+
+#: The dimension a named rule set fills in :func:`config_parts`.
+RULES = "rules"
+
+
+def config_parts(config: Mapping[str, object]) -> list[tuple[str, str]]:
+    """A configuration as people read it, one ``(dimension, text)`` per part.
+
+    Knobs that together make a world's named rule set (:attr:`World.rule_sets`: every one
+    of its knobs present, each with exactly its value) read as the rule set's name,
+    ``("rules", "DeepMind's rules")``, first; the algorithm reads ``algo=PPO``; every
+    other knob reads ``name=value`` (``("env.shutdown_prob", "shutdown_prob=0.5")``).
+    ``config`` should hold only the knobs that vary, so a label never repeats a constant.
+    """
+    given = {k.removeprefix("env."): str(v) for k, v in config.items() if k.startswith("env.")}
+    named: list[tuple[str, str]] = []
+    covered: set[str] = set()
+    for name, knobs in envs.rule_sets().items():
+        # Text comparison: a value read back may be numpy's True rather than Python's.
+        if knobs and all(given.get(k) == str(v) for k, v in knobs.items()):
+            named.append((RULES, name))
+            covered |= {f"env.{k}" for k in knobs}
+            break
+    return named + [
+        (k, f"algo={findings.algorithm_name(v)}")
+        if k == "algo.name"
+        else (k, f"{findings.knob_label(k)}={findings.format_value(v)}")
+        for k, v in config.items()
+        if k not in covered
+    ]
 
 
 def color(i: int) -> str:

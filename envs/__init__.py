@@ -44,6 +44,7 @@ from .worlds.registry import (
     knob_label,
     load_world_modules,
     register,
+    rule_sets,
     world_named,
 )
 from .worlds.world import KnobError, Outcome, World
@@ -101,6 +102,7 @@ __all__ = [
     "register",
     "register_all",
     "register_world",
+    "rule_sets",
     "solve",
     "world_named",
 ]

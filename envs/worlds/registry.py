@@ -88,6 +88,15 @@ def event_phrase(event: str) -> str:
     return event.replace("_", " ").capitalize()
 
 
+def rule_sets() -> dict[str, dict[str, object]]:
+    """Every world's named rule sets (:attr:`World.rule_sets`): name -> knob values."""
+    found: dict[str, dict[str, object]] = {}
+    for world_class in WORLDS.values():
+        for name, knobs in world_class.rule_sets.items():
+            found.setdefault(name, dict(knobs))
+    return found
+
+
 def knob_label(knob: str) -> str | None:
     """The axis label (with units) a world declares for ``knob``, or None if none does."""
     for world_class in (World, *WORLDS.values()):

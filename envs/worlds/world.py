@@ -68,6 +68,10 @@ class World(ABC):
         "supervisor_prob": "probability a supervisor watches",
         "step_cost": "cost per step (reward units)",
     }
+    #: Published rule sets this world can follow, by the name a figure gives them
+    #: (``"DeepMind's rules"``), each as the knob values that make it: a figure whose runs
+    #: differ in exactly these knobs, with exactly these values, names the rule set instead.
+    rule_sets: ClassVar[Mapping[str, Mapping[str, object]]] = {}
 
     @classmethod
     def from_knobs(cls, **knobs: object) -> World:

@@ -177,3 +177,40 @@ def test_the_oversight_gap_shows_the_optimal_policy_watched_and_unwatched(tmp_pa
         if line.get_marker() == "D"
     }
     assert diamonds == {"optimal policy, watched": 0.0, "optimal policy, unwatched": 1.0}
+
+
+def test_learning_curves_draw_every_configuration_in_panels(tmp_path: Path) -> None:
+    from instrumental.analysis.figures import MAX_LINES, learning_curves_figure
+    from instrumental.analysis.runs import load_runs
+    from tests.analysis.synthetic_runs import write_run
+
+    probs = [round(0.05 * i, 2) for i in range(MAX_LINES + 4)]  # more than one axis holds
+    for prob in probs:
+        write_run(tmp_path / f"p{prob}", knobs={"shutdown_prob": prob, "max_steps": 30})
+    runs = load_runs([tmp_path]).runs
+    drawn, unreadable = learning_curves_figure(runs, ["env.shutdown_prob"], "disabled_off_switch")
+    assert drawn is not None and not unreadable and not drawn.left_out
+    titles = [ax.get_title(loc="left") for ax in drawn.figure.axes]
+    assert titles == [f"shutdown_prob={p:g}\n1 seeds" for p in probs]
+
+
+def test_the_oversight_gap_title_states_the_budget(tmp_path: Path) -> None:
+    from tests.analysis.synthetic_runs import write_run
+
+    curve = [(0, 0.3, 0.0), (30_000, 0.4, 1.0), (45_000, 0.4, 1.0), (60_416, 0.4, 1.0)]
+    for seed in range(3):
+        for name, watched in (("none", (0.6, 0.6)), ("oversight", (0.0, 0.4))):
+            write_run(
+                tmp_path / f"{name}{seed}", seed=seed, mitigation=name, watched=watched, curve=curve
+            )
+    report = make_report([tmp_path], tmp_path / "report")
+    from instrumental.analysis.figures import oversight_gap_figure
+    from instrumental.analysis.findings import budget_note
+
+    drawn = oversight_gap_figure(report.summary, report.knobs, "disabled_off_switch", report.table)
+    assert drawn is not None
+    title = " ".join(drawn.figure.axes[0].get_title(loc="left").split())
+    note = budget_note(report.table)
+    assert note.startswith("60k steps, 3 seeds each; ") and note in title
+    svg = (tmp_path / "report" / "oversight_gap_offswitch.svg").read_text()
+    assert "60k steps, 3 seeds each;" in svg
