@@ -126,6 +126,7 @@ def emergence_figure(rows: pd.DataFrame, knobs: list[str], event: str) -> Drawn 
         return None
     x = numeric[0]
     others = [k for k in varying if k != x]
+    others = without_followers(rows[others].to_dict("records"), others)
     lines, left_out = _first(_groups(rows, others), MAX_LINES, "configurations")
     fig = Figure(figsize=(10, 6.2))
     drawn = _note_left_out(fig, left_out)
