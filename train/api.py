@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from .checks import check_job_config
-from .common import ConfigError, suggest
+from .common import ConfigError, retired_setting, suggest
 from .config import ALGO_SCHEMAS, ENV_SCHEMAS, MitigationConfig, TrainConfig
 from .metrics_schema import RunMetrics
 
@@ -67,6 +67,9 @@ def _section(field: str, value: str | Mapping[str, Any], default: str) -> Any:
     known = {f.name for f in dataclasses.fields(schema)}
     for key in given:
         if key not in known:
+            retired = retired_setting(f"{field}.{key}", given[key])
+            if retired:
+                raise ConfigError(retired)
             raise ConfigError(f"{field}.{key} is not a known setting: {suggest(key, known)}")
     return schema(**_as_declared(schema, {**given, "name": name}))
 

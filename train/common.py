@@ -58,6 +58,23 @@ def build_world(env_cfg: dict[str, Any], mitigation_cfg: dict[str, Any] | None =
         raise ConfigError(f"mitigation.{err}") from None
 
 
+#: Settings that no longer exist, and what replaces each (``{value}``: the value given).
+RETIRED_SETTINGS: dict[str, str] = {
+    "env.supervisor_penalty": (
+        "a world no longer charges for acting while watched: use mitigation=oversight "
+        "mitigation.penalty={value} (env.supervisor_prob still says how often a supervisor "
+        "is present)"
+    ),
+}
+
+
+def retired_setting(key: str, value: object) -> str | None:
+    """One line for a setting that no longer exists (``key=value is not allowed: ...``)."""
+    if key not in RETIRED_SETTINGS:
+        return None
+    return f"{key}={value} is not allowed: " + RETIRED_SETTINGS[key].format(value=value)
+
+
 def suggest(value: str, choices: Any) -> str:
     """'did you mean ...?' followed by every allowed choice."""
     close = difflib.get_close_matches(value, list(choices), n=1)
