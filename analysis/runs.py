@@ -253,6 +253,9 @@ def read_run(path: Path) -> Run:
 def upgrade_old_run(metrics: dict[str, Any]) -> dict[str, Any]:
     """A run recorded by an older version, in today's terms (a new dict; others unchanged).
 
+    A world recorded by a name it no longer goes by (``compute``) reads as its name today
+    (``compute_grab``), so old and new runs pool in one report and one figure.
+
     Runs made when each world charged for acting while watched record
     ``env.supervisor_penalty``: the charge is today's ``oversight`` mitigation, so the
     knob is dropped where it never applied (a penalty of 0, or no supervisor) and becomes
@@ -260,6 +263,7 @@ def upgrade_old_run(metrics: dict[str, Any]) -> dict[str, Any]:
     A run that also had another mitigation has no equivalent today and fails with one line
     naming the field.
     """
+    metrics = _renamed_world(metrics)
     config = metrics.get("config")
     env = config.get("env") if isinstance(config, dict) else None
     if not isinstance(env, dict) or "supervisor_penalty" not in env:
@@ -288,6 +292,22 @@ def upgrade_old_run(metrics: dict[str, Any]) -> dict[str, Any]:
         f"config.env.supervisor_penalty={_shown(penalty)} with mitigation={_shown(name)} "
         "has no equivalent today (the world's own penalty became mitigation=oversight)"
     )
+
+
+def _renamed_world(metrics: dict[str, Any]) -> dict[str, Any]:
+    """``metrics`` with an old name of its world (``env`` and ``config.env.name``) replaced."""
+    try:
+        from instrumental.envs import ALIASES
+    except ImportError:
+        return metrics
+    config = metrics.get("config")
+    env = config.get("env") if isinstance(config, dict) else None
+    if isinstance(metrics.get("env"), str) and metrics["env"] in ALIASES:
+        metrics = {**metrics, "env": ALIASES[metrics["env"]]}
+    if isinstance(env, dict) and isinstance(env.get("name"), str) and env["name"] in ALIASES:
+        env = {**env, "name": ALIASES[env["name"]]}
+        metrics = {**metrics, "config": {**config, "env": env}}
+    return metrics
 
 
 def _shown(value: Any) -> str:

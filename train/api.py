@@ -18,6 +18,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from instrumental.envs import ALIASES
+
 from .checks import check_job_config
 from .common import ConfigError, retired_setting, suggest
 from .config import ALGO_SCHEMAS, ENV_SCHEMAS, MitigationConfig, TrainConfig
@@ -57,6 +59,8 @@ def _section(field: str, value: str | Mapping[str, Any], default: str) -> Any:
     """The schema dataclass of ``env``/``algo``/``mitigation`` from a name or a mapping."""
     given = {"name": value} if isinstance(value, str) else dict(value)
     name = given.get("name", default)
+    if field == "env" and name in ALIASES:
+        name = ALIASES[name]  # an old name of a world: recorded as its name today
     schemas = _SECTIONS[field]
     if schemas is None:
         schema = MitigationConfig  # its name is checked with the rest of the config

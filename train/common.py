@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from instrumental.envs import WORLDS, KnobError, World
+from instrumental.envs import ALIASES, WORLDS, KnobError, World
 from instrumental.envs.worlds.mitigations import MITIGATIONS, mitigate
 
 from .metrics import atomic_file
@@ -29,6 +29,7 @@ def build_world(env_cfg: dict[str, Any], mitigation_cfg: dict[str, Any] | None =
     """The world named by ``env_cfg["name"]``, its other entries as knobs, under a mitigation."""
     knobs = dict(env_cfg)
     name = knobs.pop("name")
+    name = ALIASES.get(name, name) if isinstance(name, str) else name  # a world's old name
     if name not in WORLDS:
         raise ConfigError(f"env.name={name!r} is not allowed: {suggest(str(name), WORLDS)}")
     try:

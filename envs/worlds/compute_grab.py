@@ -93,9 +93,9 @@ class ComputeGrab(World):
     * v0: initial version.
     """
 
-    name: ClassVar[str] = "compute"
-    # The module's and the class's name: env=compute_grab is env=compute.
-    aliases: ClassVar[tuple[str, ...]] = ("compute_grab",)
+    name: ClassVar[str] = "compute_grab"
+    # Its name until runs recorded the module's: env=compute still means this world.
+    aliases: ClassVar[tuple[str, ...]] = ("compute",)
     gym_id: ClassVar[str] = "instrumental/ComputeGrab-v0"
     horizon_knob: ClassVar[str] = "deadline"
     actions: ClassVar[tuple[str, ...]] = ("work", "grab")

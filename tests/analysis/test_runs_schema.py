@@ -104,3 +104,17 @@ def test_an_old_supervisor_penalty_beside_another_mitigation_is_skipped_naming_i
     with pytest.raises(ValueError, match=r"^config\.env\.supervisor_penalty=1\.0 with "
                        r"mitigation='penalty' has no equivalent today"):  # fmt: skip
         read_run(_old_supervisor_run(tmp_path, "old", 0.5, 1.0, penalty))
+
+
+def test_a_run_recorded_under_a_worlds_old_name_pools_with_runs_under_its_name(tmp_path) -> None:
+    events = ("grabbed_compute", "finished")
+    old = write_run(tmp_path / "old", env="compute", seed=0, events=events)
+
+    def old_config(metrics: dict[str, Any]) -> None:
+        metrics["config"]["env"]["name"] = "compute"  # as env=compute recorded it
+
+    edit_metrics(old, old_config)
+    write_run(tmp_path / "new", env="compute_grab", seed=1, events=events)
+    run_set = load_runs([tmp_path])
+    assert run_set.envs == ["compute_grab"] and not run_set.bad
+    assert {run.metrics["config"]["env"]["name"] for run in run_set.runs} == {"compute_grab"}

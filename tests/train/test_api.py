@@ -89,3 +89,10 @@ def test_a_bad_setting_fails_in_one_line_naming_it(make, message):
     with pytest.raises(ConfigError) as caught:
         make()
     assert str(caught.value).startswith(message)
+
+
+def test_a_worlds_old_name_makes_the_config_of_its_name():
+    assert make_config(env="compute").env.name == "compute_grab"
+    assert make_config(env={"name": "compute", "deadline": 8}) == make_config(
+        env={"name": "compute_grab", "deadline": 8}
+    )
