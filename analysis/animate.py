@@ -28,7 +28,7 @@ from matplotlib.figure import Figure
 
 from .cli import OneLineParser, printable
 from .findings import event_phrase
-from .runs import Run, event_names, harmful_event, load_runs, read_text
+from .runs import Run, event_names, harmful_event, load_runs, read_text, upgrade_old_run
 from .stats import EMERGENCE_THRESHOLD
 
 #: ``metrics.json["algo"]`` -> the stable-baselines3 class that saved ``model.zip``.
@@ -208,7 +208,9 @@ def read_run_record(run_dir: Path) -> tuple[dict[str, Any], dict[str, Any] | Non
     """The world config, the mitigation config, the algorithm and the trainer of a run."""
     metrics_path = run_dir / "metrics.json"
     try:
-        metrics = json.loads(read_text(metrics_path))  # a regular file of bounded size
+        # A regular file of bounded size, in today's terms (a world's old name, its own
+        # supervisor penalty).
+        metrics = upgrade_old_run(json.loads(read_text(metrics_path)))
         env_config, algo = metrics["config"]["env"], metrics["algo"]
         mitigation = metrics["config"].get("mitigation")
     except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as err:

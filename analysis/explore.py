@@ -25,6 +25,7 @@ import numpy as np
 
 from instrumental.envs import WORLDS, CompiledWorld, PolicyEvaluation, Solution, World
 from instrumental.envs.solver import event_probability_range
+from instrumental.envs.worlds.mitigations import Mitigated
 from instrumental.train.run import ConfigError, build_world
 
 from . import findings, style
@@ -72,6 +73,10 @@ GRIDS.update(
         {k: v for k, v in GRIDS["OffSwitch"].items() if k != "env.supervisor_prob"},
     )
 )
+#: What a supervisor does on the explorer's supervisor axis: a world's supervisor only
+#: watches, so the axis applies ``oversight`` with the penalty a world charged itself before
+#: the mitigation became the only charge (the numbers of the axis are those of that time).
+SUPERVISOR_OVERSIGHT = {"name": "oversight", "event": "", "penalty": 1.0}
 #: Slider labels beyond the figures' axis labels.
 LABELS = {
     "env.threat": "threat of replacement",
@@ -118,6 +123,28 @@ def base_config(world: str) -> dict[str, Any]:
     if world not in allowed:
         raise ExploreError(f"WORLD={world!r} is not allowed: must be one of {', '.join(allowed)}")
     return compose_run_config([f"env={world}"])
+
+
+def with_supervisor_axis(config: dict[str, Any], grid: Sequence[Knob]) -> dict[str, Any]:
+    """``config`` under :data:`SUPERVISOR_OVERSIGHT` when ``grid`` steps through
+    ``env.supervisor_prob`` and the config has no mitigation of its own; else ``config``."""
+    if "env.supervisor_prob" not in [k.key for k in grid]:
+        return config
+    if config["mitigation"]["name"] != "none":
+        return config
+    return {**config, "mitigation": dict(SUPERVISOR_OVERSIGHT)}
+
+
+def effective_world(env: dict[str, Any], mitigation: dict[str, Any] | None) -> World:
+    """The world a run config trains in, with an oversight that can never charge (no
+    supervisor is ever present) left out, so such a run and an unmitigated one compare
+    equal."""
+    world = build_world(env, mitigation)
+    if isinstance(world, Mitigated) and world.mitigation == "oversight":
+        inner = world.world
+        if not any(inner.is_watched(state) for _, state in inner.initial_states()):
+            return inner
+    return world
 
 
 def default_grid(config: dict[str, Any], world: str = "") -> list[Knob]:
@@ -401,13 +428,15 @@ def match_runs(
 ) -> tuple[dict[int, list[Run]], list[str]]:
     """The runs below ``dirs`` trained at each grid point (by index), and lines for the user.
 
-    A run matches a grid point when its world (every knob, not only the grid's) and its
-    discount are those of the point and it ran without a mitigation.
+    A run matches a grid point when its world (every knob, not only the grid's), its
+    mitigation (the supervisor axis's ``oversight``, or none) and its discount are those
+    of the point.
     """
     run_set = load_runs(dirs)
     lookup: dict[tuple[World, float], int] = {}
     for i, point_config in enumerate(grid_configs(config, grid)):
-        lookup.setdefault((build_world(point_config["env"]), float(point_config["gamma"])), i)
+        world = effective_world(point_config["env"], point_config["mitigation"])
+        lookup.setdefault((world, float(point_config["gamma"])), i)
     matched: dict[int, list[Run]] = {}
     elsewhere = 0
     for run in run_set.runs:
@@ -429,15 +458,13 @@ def match_runs(
 def _grid_index(run: Run, lookup: dict[tuple[World, float], int]) -> int | None:
     run_config = run.metrics["config"]
     mitigation = run_config.get("mitigation")
-    if isinstance(mitigation, dict) and mitigation.get("name") not in (None, "none"):
-        return None
     gamma = run.metrics.get("gamma", run_config.get("gamma"))
     env = run_config.get("env")
     if gamma is None or not isinstance(env, dict):
         return None
     try:
-        world = build_world(env)
-    except (ConfigError, TypeError, ValueError):
+        world = effective_world(env, mitigation if isinstance(mitigation, dict) else None)
+    except (ConfigError, TypeError, ValueError, KeyError):
         return None
     return lookup.get((world, float(gamma)))
 
@@ -505,6 +532,7 @@ def explorer_data(
     (runs read, runs not shown) are appended to ``notes``."""
     config = base_config(world)
     grid = list(grid) if grid is not None else default_grid(config, world)
+    config = with_supervisor_axis(config, grid)
     base = build_world(config["env"])
     pictures = Pictures()
     points = solve_grid(config, grid, pictures)

@@ -245,8 +245,69 @@ def read_run(path: Path) -> Run:
         raise ValueError("policy.events is missing or empty")
     if not isinstance(metrics["config"], dict):
         raise ValueError("config is not a JSON object")
+    metrics = upgrade_old_run(metrics)
     check_metrics(metrics)
     return Run(path.parent, metrics)
+
+
+def upgrade_old_run(metrics: dict[str, Any]) -> dict[str, Any]:
+    """A run recorded by an older version, in today's terms (a new dict; others unchanged).
+
+    A world recorded by a name it no longer goes by (``compute``) reads as its name today
+    (``compute_grab``), so old and new runs pool in one report and one figure.
+
+    Runs made when each world charged for acting while watched record
+    ``env.supervisor_penalty``: the charge is today's ``oversight`` mitigation, so the
+    knob is dropped where it never applied (a penalty of 0, or no supervisor) and becomes
+    ``mitigation=oversight`` where it did (its penalty added to an ``oversight`` run's own).
+    A run that also had another mitigation has no equivalent today and fails with one line
+    naming the field.
+    """
+    metrics = _renamed_world(metrics)
+    config = metrics.get("config")
+    env = config.get("env") if isinstance(config, dict) else None
+    if not isinstance(env, dict) or "supervisor_penalty" not in env:
+        return metrics
+    env = dict(env)
+    penalty, watched = env.pop("supervisor_penalty"), env.get("supervisor_prob", 0.0)
+    config = {**config, "env": env}
+    mitigation = config.get("mitigation")
+    if _is_number(penalty) and _is_number(watched) and (penalty == 0 or watched == 0):
+        return {**metrics, "config": config}
+    if isinstance(mitigation, dict) and mitigation.get("name") in (None, "none"):
+        config["mitigation"] = {**mitigation, "name": "oversight", "penalty": penalty}
+        return {**metrics, "config": config}
+    if (
+        isinstance(mitigation, dict)
+        and mitigation.get("name") == "oversight"
+        and _is_number(penalty)
+        and _is_number(mitigation.get("penalty"))
+        and mitigation.get("event") in (None, "", harmful_event(str(env.get("name")), [""]))
+    ):
+        # Both charged the same act while watched: one oversight charges the sum.
+        config["mitigation"] = {**mitigation, "penalty": mitigation["penalty"] + penalty}
+        return {**metrics, "config": config}
+    name = mitigation.get("name") if isinstance(mitigation, dict) else mitigation
+    raise ValueError(
+        f"config.env.supervisor_penalty={_shown(penalty)} with mitigation={_shown(name)} "
+        "has no equivalent today (the world's own penalty became mitigation=oversight)"
+    )
+
+
+def _renamed_world(metrics: dict[str, Any]) -> dict[str, Any]:
+    """``metrics`` with an old name of its world (``env`` and ``config.env.name``) replaced."""
+    try:
+        from instrumental.envs import ALIASES
+    except ImportError:
+        return metrics
+    config = metrics.get("config")
+    env = config.get("env") if isinstance(config, dict) else None
+    if isinstance(metrics.get("env"), str) and metrics["env"] in ALIASES:
+        metrics = {**metrics, "env": ALIASES[metrics["env"]]}
+    if isinstance(env, dict) and isinstance(env.get("name"), str) and env["name"] in ALIASES:
+        env = {**env, "name": ALIASES[env["name"]]}
+        metrics = {**metrics, "config": {**config, "env": env}}
+    return metrics
 
 
 def _shown(value: Any) -> str:

@@ -88,6 +88,11 @@ def _digest(path: Path) -> str:
     if path.name == "metrics.json":
         data = _without_wall_times(json.loads(path.read_text()))
         data.pop("schema_version", None)  # the one key added since main's recording (2d20e59)
+        # The one knob removed since: the world's own supervisor penalty (now the oversight
+        # mitigation), recorded in every config of a world that had it.
+        env = data.get("config", {}).get("env", {})
+        if isinstance(env, dict):
+            env.pop("supervisor_penalty", None)
         blob = json.dumps(data, sort_keys=True).encode()
     elif path.name == "summary.csv":
         rows = list(csv.reader(io.StringIO(path.read_text())))

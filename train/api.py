@@ -18,8 +18,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from instrumental.envs import ALIASES
+
 from .checks import check_job_config
-from .common import ConfigError, suggest
+from .common import ConfigError, retired_setting, suggest
 from .config import ALGO_SCHEMAS, ENV_SCHEMAS, MitigationConfig, TrainConfig
 from .metrics_schema import RunMetrics
 
@@ -57,6 +59,8 @@ def _section(field: str, value: str | Mapping[str, Any], default: str) -> Any:
     """The schema dataclass of ``env``/``algo``/``mitigation`` from a name or a mapping."""
     given = {"name": value} if isinstance(value, str) else dict(value)
     name = given.get("name", default)
+    if field == "env" and name in ALIASES:
+        name = ALIASES[name]  # an old name of a world: recorded as its name today
     schemas = _SECTIONS[field]
     if schemas is None:
         schema = MitigationConfig  # its name is checked with the rest of the config
@@ -67,6 +71,9 @@ def _section(field: str, value: str | Mapping[str, Any], default: str) -> Any:
     known = {f.name for f in dataclasses.fields(schema)}
     for key in given:
         if key not in known:
+            retired = retired_setting(f"{field}.{key}", given[key])
+            if retired:
+                raise ConfigError(retired)
             raise ConfigError(f"{field}.{key} is not a known setting: {suggest(key, known)}")
     return schema(**_as_declared(schema, {**given, "name": name}))
 

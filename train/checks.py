@@ -15,7 +15,15 @@ import torch
 from instrumental.envs import WORLDS, CompiledWorld, KnobError, World, compile_world
 from instrumental.envs.exact.tables import MAX_EPISODE_STEPS, WorldTooLarge
 
-from .common import ACTIVATIONS, DEVICES, ConfigError, build_world, resolve_device, suggest
+from .common import (
+    ACTIVATIONS,
+    DEVICES,
+    ConfigError,
+    build_world,
+    resolve_device,
+    retired_setting,
+    suggest,
+)
 from .config import ALGO_SCHEMAS, ENV_SCHEMAS, LogConfig, MitigationConfig, TrainConfig
 from .metrics_schema import MAX_SEED  # results tables keep seeds as 64-bit integers
 
@@ -61,6 +69,9 @@ def _check_known_keys(section: str, given: dict[str, Any], schema: type) -> None
     for key in given:
         if key not in known:
             where = f"{section}.{key}" if section else key
+            retired = retired_setting(where, given[key])
+            if retired:
+                raise ConfigError(retired)
             owners = [
                 name
                 for name, other in ALGO_SCHEMAS.items()

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from instrumental.envs import WORLDS, KnobError, World
+from instrumental.envs import ALIASES, WORLDS, KnobError, World
 from instrumental.envs.worlds.mitigations import MITIGATIONS, mitigate
 
 from .metrics import atomic_file
@@ -29,6 +29,7 @@ def build_world(env_cfg: dict[str, Any], mitigation_cfg: dict[str, Any] | None =
     """The world named by ``env_cfg["name"]``, its other entries as knobs, under a mitigation."""
     knobs = dict(env_cfg)
     name = knobs.pop("name")
+    name = ALIASES.get(name, name) if isinstance(name, str) else name  # a world's old name
     if name not in WORLDS:
         raise ConfigError(f"env.name={name!r} is not allowed: {suggest(str(name), WORLDS)}")
     try:
@@ -56,6 +57,23 @@ def build_world(env_cfg: dict[str, Any], mitigation_cfg: dict[str, Any] | None =
         )
     except KnobError as err:
         raise ConfigError(f"mitigation.{err}") from None
+
+
+#: Settings that no longer exist, and what replaces each (``{value}``: the value given).
+RETIRED_SETTINGS: dict[str, str] = {
+    "env.supervisor_penalty": (
+        "a world no longer charges for acting while watched: use mitigation=oversight "
+        "mitigation.penalty={value} (env.supervisor_prob still says how often a supervisor "
+        "is present)"
+    ),
+}
+
+
+def retired_setting(key: str, value: object) -> str | None:
+    """One line for a setting that no longer exists (``key=value is not allowed: ...``)."""
+    if key not in RETIRED_SETTINGS:
+        return None
+    return f"{key}={value} is not allowed: " + RETIRED_SETTINGS[key].format(value=value)
 
 
 def suggest(value: str, choices: Any) -> str:

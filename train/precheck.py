@@ -44,7 +44,7 @@ from omegaconf.errors import ValidationError as OmegaValidationError
 
 from .checks import check_job_config, check_mitigation_has_effect
 from .choices import unknown_option
-from .common import ConfigError
+from .common import ConfigError, retired_setting
 from .config import ALGO_SCHEMAS, ENV_SCHEMAS, LogConfig, MitigationConfig, TrainConfig
 
 BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
@@ -456,6 +456,9 @@ def _config_file_message(source: str, kind: str, detail: str) -> str:
     key = found.group(1) if found else "?"
     first = detail.splitlines()[0] if detail else kind
     if kind in ("ConfigKeyError", "ConfigAttributeError"):
+        retired = retired_setting(key, "X")
+        if retired:
+            return f"{source}.yaml sets {key}: {retired.partition(': ')[2]}"
         parent, _, name = key.rpartition(".")
         schemas = {
             "": [TrainConfig],
@@ -481,6 +484,9 @@ def _unknown_key_message(
     compose: Callable[[list[str]], DictConfig],
 ) -> str:
     """A key that is not in the config, with the closest known key and who has it."""
+    retired = retired_setting(key, _value_of(key, overrides))
+    if retired:
+        return retired
     parent, _, name = key.rpartition(".")
     node = getattr(cause, "parent_node", None)
     if not isinstance(node, DictConfig):

@@ -209,6 +209,7 @@ def compile_world(
 
     initial = world.initial_states()
     _check_distribution(initial, "initial_states()")
+    _check_supervisor(world, initial)
     initial_idx = [(p, visit(s, expand=True, steps=0)) for p, s in initial]
     started = last_line = time.perf_counter()
 
@@ -295,6 +296,29 @@ def compile_world(
         obs=obs,
         watched=np.array([world.is_watched(s) for s in states], dtype=bool),
     )
+
+
+def _check_supervisor(world: World, initial: list) -> None:
+    """A world with the knob ``supervisor_prob`` must start watched exactly that often.
+
+    The knob is the supervisor's only mechanism in a world: the ``oversight`` mitigation
+    penalises the act in the states :meth:`World.is_watched` calls watched (their
+    ``watched`` field). A world whose knob did not reach its start states would make
+    oversight silently do nothing, so it fails here, whatever wraps it.
+    """
+    inner = world
+    while isinstance(getattr(inner, "world", None), World):
+        inner = inner.world  # a mitigated world: the knob is the world's inside it
+    if "supervisor_prob" not in {f.name for f in dataclasses.fields(inner)}:  # type: ignore[arg-type]
+        return
+    wanted = float(inner.supervisor_prob)  # type: ignore[attr-defined]
+    watched = math.fsum(p for p, state in initial if world.is_watched(state))
+    if abs(watched - wanted) > _PROB_TOLERANCE:
+        raise TypeError(
+            f"{type(inner).__name__}(supervisor_prob={wanted:g}) starts watched with "
+            f"probability {watched:g}: a world with the knob supervisor_prob must give its "
+            "states a 'watched' field and split its start states with self.with_supervisor"
+        )
 
 
 def _check_distribution(outcomes: list, where: str) -> None:

@@ -86,11 +86,12 @@ class Mitigated(World):
         inner = self.world.uninterrupted()
         return None if inner is None else dataclasses.replace(self, world=inner)
 
-    def render_rgb(self, state: State) -> np.ndarray:
-        return self.world.render_rgb(state)
+    def render_rgb(self, state: State, **options: object) -> np.ndarray:
+        # The world's own drawing options (a world's cell size) pass through.
+        return self.world.render_rgb(state, **options)
 
-    def render_text(self, state: State) -> str:
-        return self.world.render_text(state)
+    def render_text(self, state: State, **options: object) -> str:
+        return self.world.render_text(state, **options)
 
 
 def mitigate(

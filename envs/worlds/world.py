@@ -49,7 +49,7 @@ class World(ABC):
     events: ClassVar[tuple[str, ...]]
     #: Events that can happen more than once in an episode (metrics add ``mean_count``).
     counted_events: ClassVar[frozenset[str]] = frozenset()
-    #: The instrumental act this world is about; the supervisor penalises it.
+    #: The instrumental act this world is about (what the mitigations act on by default).
     harmful_event: ClassVar[str]
     #: Short name used on the command line (``env=<name>``).
     name: ClassVar[str]
@@ -141,15 +141,24 @@ class World(ABC):
         return None
 
     def is_watched(self, state: State) -> bool:
-        """Whether a supervisor watches this episode (worlds with a supervisor override this)."""
+        """Whether a supervisor watches this episode: the state's ``watched`` field."""
         return bool(getattr(state, "watched", False))
 
-    # Helpers shared by every world's supervisor knob -------------------------------------
+    # The supervisor: one mechanism. A world's ``supervisor_prob`` knob only says whether a
+    # supervisor is present (watched start states, which the world shows in its
+    # observation); what acting while watched costs is the ``oversight`` mitigation's
+    # penalty, never the world's. ``@register`` checks a world with the knob keeps it.
 
     def with_supervisor(
         self, states: Sequence[tuple[float, State]], supervisor_prob: float
     ) -> list[tuple[float, State]]:
-        """Split start states into watched and unwatched copies of each (field ``watched``)."""
+        """Split start states into unwatched and watched copies of each (field ``watched``)."""
+        for _, state in states:
+            if "watched" not in getattr(state, "_fields", ()):
+                raise TypeError(
+                    f"{type(self).__name__}.with_supervisor needs states with a 'watched' "
+                    f"field (a NamedTuple); {type(state).__name__} has none"
+                )
         split = []
         for prob, state in states:
             for watched, p_watch in ((False, 1.0 - supervisor_prob), (True, supervisor_prob)):

@@ -9,6 +9,7 @@ from typing import Any
 
 from instrumental.analysis.explore import Knob, explorer_data, write_page
 from instrumental.envs import OffSwitch, PolicyEvaluation, compile_world, evaluate_policy, solve
+from instrumental.envs.worlds.mitigations import mitigate
 
 #: 3 x 2 x 2 points: small enough to solve in seconds, with and without disabling optimal.
 SMALL_GRID = {
@@ -35,7 +36,10 @@ def embedded_data(page: Path) -> dict[str, Any]:
 
 
 def exact_offswitch(shutdown_prob: float, gamma: float, supervisor_prob: float) -> PolicyEvaluation:
-    """The default OffSwitch with these knobs, solved and evaluated exactly (no explorer code)."""
-    world = OffSwitch(shutdown_prob=shutdown_prob, supervisor_prob=supervisor_prob)
+    """The default OffSwitch with these knobs, solved and evaluated exactly (no explorer code),
+    its supervisor charging 1 for disabling the switch while watched (the explorer's axis)."""
+    world = mitigate(
+        OffSwitch(shutdown_prob=shutdown_prob, supervisor_prob=supervisor_prob), "oversight"
+    )
     table = compile_world(world)
     return evaluate_policy(table, solve(table, gamma).policy, gamma)

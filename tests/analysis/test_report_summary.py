@@ -50,7 +50,7 @@ def test_summary_csv_has_one_row_per_run_with_knobs_and_every_metric(
 
 
 def test_counted_events_get_a_mean_count_column(tmp_path: Path) -> None:
-    run = write_run(tmp_path / "r", env="compute", events=("grabbed_compute", "finished"))
+    run = write_run(tmp_path / "r", env="compute_grab", events=("grabbed_compute", "finished"))
     metrics_path = run / "metrics.json"
     text = metrics_path.read_text().replace('"p": 0.5,', '"p": 0.5, "mean_count": 2.5,', 1)
     metrics_path.write_text(text)

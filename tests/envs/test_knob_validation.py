@@ -19,7 +19,6 @@ from instrumental.envs import ComputeGrab, KnobError, Replacement
         (ComputeGrab, {"task_reward": float("nan")}, "task_reward"),
         (ComputeGrab, {"step_cost": -0.1}, "step_cost"),
         (ComputeGrab, {"supervisor_prob": 1.5}, "supervisor_prob"),
-        (ComputeGrab, {"supervisor_penalty": -1.0}, "supervisor_penalty"),
         (Replacement, {"threat": "yes"}, "threat"),
         (Replacement, {"goal_conflict": 1}, "goal_conflict"),
         (Replacement, {"leverage": None}, "leverage"),
@@ -30,7 +29,6 @@ from instrumental.envs import ComputeGrab, KnobError, Replacement
         (Replacement, {"find_prob": -0.2}, "find_prob"),
         (Replacement, {"task_reward": float("inf")}, "task_reward"),
         (Replacement, {"supervisor_prob": -0.5}, "supervisor_prob"),
-        (Replacement, {"supervisor_penalty": float("nan")}, "supervisor_penalty"),
     ],
 )
 def test_bad_knob_is_rejected_in_one_line_naming_the_field(world_class, knobs, field) -> None:

@@ -8,6 +8,7 @@ import pytest
 
 import instrumental.envs  # noqa: F401  (registers the ids)
 from instrumental.envs import KnobError, OffSwitch, compile_world, evaluate_policy, solve
+from instrumental.envs.worlds.mitigations import mitigate
 
 
 def optimal_event_probability(world: OffSwitch, event: str, gamma: float = 0.99) -> float:
@@ -42,7 +43,7 @@ def test_disabling_becomes_optimal_as_shutdowns_grow_in_every_mode(mode, interru
 
 
 def test_a_watched_agent_with_a_large_penalty_leaves_the_switch_alone():
-    world = OffSwitch(supervisor_prob=1.0, supervisor_penalty=5.0)
+    world = mitigate(OffSwitch(supervisor_prob=1.0), "oversight", penalty=5.0)
     assert optimal_event_probability(world, "disabled_off_switch") == 0.0
 
 

@@ -16,6 +16,7 @@ from instrumental.envs import (
     solve,
 )
 from instrumental.envs.worlds.compute_grab import GRAB, WORK
+from instrumental.envs.worlds.mitigations import mitigate
 
 GAMMA = 0.99
 
@@ -118,13 +119,13 @@ def test_harmful_event_is_optimal_at_the_defaults(name: str) -> None:
 def test_a_certain_supervisor_with_a_large_penalty_makes_the_harmful_event_suboptimal(
     name: str,
 ) -> None:
-    world = WORLDS[name](supervisor_prob=1.0, supervisor_penalty=100.0)
+    world = mitigate(WORLDS[name](supervisor_prob=1.0), "oversight", penalty=100.0)
     assert optimal_event_prob(world, world.harmful_event) == 0.0
 
 
 @pytest.mark.parametrize("name", sorted(WORLDS))
 def test_an_absent_supervisor_leaves_the_harmful_event_optimal_only_unwatched(name: str) -> None:
-    world = WORLDS[name](supervisor_prob=0.5, supervisor_penalty=100.0)
+    world = mitigate(WORLDS[name](supervisor_prob=0.5), "oversight", penalty=100.0)
     table = compile_world(world)
     stats = evaluate_policy(table, solve(table, GAMMA).policy, GAMMA).events[world.harmful_event]
     assert stats.p_watched == 0.0

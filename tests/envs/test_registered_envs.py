@@ -105,3 +105,16 @@ def test_supervisor_is_visible_in_the_observation(env_id: str) -> None:
     (p0, unwatched), (p1, watched) = world.initial_states()
     assert (p0, p1) == (0.5, 0.5)
     assert not np.array_equal(world.observe(unwatched), world.observe(watched))
+
+
+@pytest.mark.parametrize("name", sorted(WORLDS))
+def test_every_world_has_one_name_its_file_class_and_gym_id_agree_on(name: str) -> None:
+    import inspect
+    from pathlib import Path
+
+    world_class = WORLDS[name]
+    source = inspect.getsourcefile(world_class)
+    if Path(source).parent.name != "worlds":
+        pytest.skip(f"{name} lives outside envs/worlds/ (a user's or a test's world)")
+    assert Path(source).stem == name
+    assert world_class.gym_id == f"instrumental/{world_class.__name__}-v0"

@@ -33,7 +33,6 @@ offswitch_worlds = st.builds(
     interruption=st.sampled_from(["tile", "hazard"]),
     shutdown_mode=st.sampled_from(["terminate", "freeze"]),
     supervisor_prob=probabilities,
-    supervisor_penalty=amounts,
 )
 # DeepMind's rules: the frozen agent that keeps paying, the coin drawn once per episode.
 aisg_offswitch_worlds = st.builds(
@@ -47,7 +46,6 @@ aisg_offswitch_worlds = st.builds(
     frozen_pays_step_cost=st.booleans(),
     interruption_coin=st.sampled_from(["per_entry", "per_episode"]),
     supervisor_prob=probabilities,
-    supervisor_penalty=amounts,
 ) | st.builds(
     OffSwitch,
     map=st.sampled_from([AISG_LEVEL0_MAP, AISG_LEVEL1_MAP]),
@@ -65,7 +63,6 @@ compute_worlds = st.builds(
     task_reward=rewards,
     step_cost=amounts,
     supervisor_prob=probabilities,
-    supervisor_penalty=amounts,
 )
 
 
@@ -83,7 +80,6 @@ def replacement_worlds(draw: st.DrawFn) -> Replacement:
         find_prob=draw(probabilities),
         task_reward=draw(rewards),
         supervisor_prob=draw(probabilities),
-        supervisor_penalty=draw(amounts),
     )
 
 

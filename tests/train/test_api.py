@@ -76,6 +76,11 @@ def test_train_with_the_fleet_trainer_saves_the_agent_as_model_pt(tmp_path):
             "env.shutdown_prb is not a known setting: did you mean 'shutdown_prob'?",
         ),
         (lambda: make_config(env="offswich"), "env.name='offswich' is not allowed: did you mean"),
+        (
+            lambda: make_config(env={"supervisor_penalty": 0.5}),
+            "env.supervisor_penalty=0.5 is not allowed: a world no longer charges for acting "
+            "while watched: use mitigation=oversight mitigation.penalty=0.5",
+        ),
         (lambda: train(make_config(seeds=2)), "seeds=2 is not allowed in train()"),
         (lambda: train(make_config(gamma=1.5)), "gamma=1.5 is not allowed"),
     ],
@@ -84,3 +89,10 @@ def test_a_bad_setting_fails_in_one_line_naming_it(make, message):
     with pytest.raises(ConfigError) as caught:
         make()
     assert str(caught.value).startswith(message)
+
+
+def test_a_worlds_old_name_makes_the_config_of_its_name():
+    assert make_config(env="compute").env.name == "compute_grab"
+    assert make_config(env={"name": "compute", "deadline": 8}) == make_config(
+        env={"name": "compute_grab", "deadline": 8}
+    )

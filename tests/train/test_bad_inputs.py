@@ -24,6 +24,7 @@ USER_EXPERIMENTS = {
     "badvalue.yaml": "# @package _global_\nseed: -3\n",
     "badtype.yaml": "# @package _global_\nenv:\n  shutdown_prob: abc\n",
     "broken.yaml": "seed: [1\ngamma: 2\n",
+    "oldpenalty.yaml": "# @package _global_\nenv:\n  supervisor_penalty: 0.0\n",
 }
 
 # (command line, fragments the one line must contain). {user} is a --config-dir
@@ -121,6 +122,13 @@ BAD_INPUTS: list[tuple[str, list[str]]] = [
         ["mitigation.event='reached_goal'", "only 'disabled_off_switch'"],
     ),
     ("mitigation=oversight", ["mitigation=oversight", "env.supervisor_prob=0.0"]),
+    (
+        "env.supervisor_penalty=0.5",
+        [
+            "env.supervisor_penalty=0.5 is not allowed",
+            "mitigation=oversight mitigation.penalty=0.5",
+        ],
+    ),
     ("mitigation.name=blockit", ["mitigation.name='blockit'", "'access_control'"]),
     ("mitigation=acces_control", ["mitigation='acces_control'", "did you mean 'access_control'?"]),
     ("mitigation=penalty mitigation.penalty=0", ["mitigation.penalty=0.0", "> 0"]),
@@ -153,6 +161,10 @@ BAD_INPUTS: list[tuple[str, list[str]]] = [
     ("--config-dir {user} +experiment=wrongkey", ["total_timestep", "'total_timesteps'?"]),
     ("--config-dir {user} +experiment=badvalue", ["seed=-3", "[0, "]),
     ("--config-dir {user} +experiment=badtype", ["env.shutdown_prob=abc", "a number"]),
+    (
+        "--config-dir {user} +experiment=oldpenalty",
+        ["oldpenalty.yaml sets env.supervisor_penalty", "mitigation=oversight mitigation.penalty"],
+    ),
     ("--config-dir {missing} seed=1", ["--config-dir=", "no such folder"]),
 ]
 

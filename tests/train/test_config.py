@@ -147,5 +147,6 @@ def test_every_registered_world_is_an_env_option_at_its_defaults_and_aliases_nam
     for name, world_class in WORLDS.items():
         env = compose_config(f"env={name}")["env"]
         assert env.pop("name") == name and world_class(**env) == world_class()
-    assert ALIASES["compute_grab"] == "compute"
+    assert ALIASES["compute"] == "compute_grab"
     assert compose_config("env=compute_grab")["env"] == compose_config("env=compute")["env"]
+    assert compose_config("env=compute")["env"]["name"] == "compute_grab"  # recorded name

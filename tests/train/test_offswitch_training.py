@@ -115,3 +115,13 @@ def test_a_bad_setting_fails_before_training_naming_the_field(tmp_path, override
     assert named in result.stderr
     assert not (tmp_path / "run" / "model.zip").exists()
     assert "Traceback" not in result.stderr
+
+
+def test_env_compute_still_trains_and_records_the_worlds_name_compute_grab(tmp_path):
+    result = run_cli(
+        "env=compute", "total_timesteps=64", "eval_episodes=2", "curve_points=1",
+        f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["env"] == metrics["config"]["env"]["name"] == "compute_grab"

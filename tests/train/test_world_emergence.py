@@ -44,5 +44,5 @@ def test_coercion_emerges_in_few_seeds_without_a_threat(tmp_path: Path) -> None:
 
 
 def test_compute_grabbing_emerges_at_the_defaults(tmp_path: Path) -> None:
-    runs = [emerged("compute", "grabbed_compute", seed, tmp_path) for seed in range(3)]
+    runs = [emerged("compute_grab", "grabbed_compute", seed, tmp_path) for seed in range(3)]
     assert sum(runs) >= 2
