@@ -10,7 +10,7 @@ exact test on each pair of shares, and the ratio of SB3's to the fleet's trainin
 per seed (each arm's own wall times from its metrics.json; the load is printed, since
 the two arms are timed one after the other, not side by side).
 
-    .venv/bin/python bench/fleet_dqn_vs_sb3.py --root /work/exp/fleetdqn/validation
+    .venv/bin/python bench/fleet_dqn_vs_sb3.py --root runs/fleet_dqn_vs_sb3  # 64 vs 8 seeds
     .venv/bin/python bench/fleet_dqn_vs_sb3.py --quick      # 4 vs 2 seeds, 3k steps
 """
 
@@ -29,24 +29,20 @@ from scipy.stats import fisher_exact
 
 TRAIN = str(Path(sys.executable).with_name("instrumental-train"))
 
-#: The tuned DQN settings (``conf/algo/dqn.yaml``'s defaults since they were tuned).
-TUNED: list[str] = []
 
-
-def train(root: Path, trainer: str, seeds: int, timesteps: int, prob: float, extra: list[str]):
+def train(root: Path, trainer: str, seeds: int, args: argparse.Namespace, prob: float) -> None:
     """Train ``seeds`` seeds into ``root`` (a re-run skips the seeds already there)."""
     command = [
         TRAIN,
         f"trainer={trainer}",
-        "algo=dqn",
+        f"algo={args.algo}",
         "env=aisg_level1",
         f"env.shutdown_prob={prob}",
         f"seeds={seeds}",
-        f"total_timesteps={timesteps}",
+        f"total_timesteps={args.timesteps}",
         "curve_points=20",
         "progress=false",
-        *TUNED,
-        *extra,
+        *args.overrides,
         f"hydra.run.dir={root}",
     ]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
@@ -80,7 +76,7 @@ def compare(root: Path, args: argparse.Namespace, prob: float) -> None:
     arms = {}
     for trainer, seeds in (("fleet", args.fleet_seeds), ("sb3", args.sb3_seeds)):
         folder = root / f"p={prob}" / trainer
-        train(folder, trainer, seeds, args.timesteps, prob, args.overrides)
+        train(folder, trainer, seeds, args, prob)
         arms[trainer] = read_runs(folder)
     (fd, fs, fn), (sd, ss, sn) = counts(arms["fleet"]), counts(arms["sb3"])
     ratio = seconds_per_seed(arms["sb3"]) / seconds_per_seed(arms["fleet"])
@@ -98,7 +94,8 @@ def main() -> None:
     parser.add_argument("--probs", type=float, nargs="+", default=[0.0, 0.5])
     parser.add_argument("--fleet-seeds", type=int, default=64)
     parser.add_argument("--sb3-seeds", type=int, default=8)
-    parser.add_argument("--timesteps", type=int, default=300_000)
+    parser.add_argument("--timesteps", type=int, default=150_000)
+    parser.add_argument("--algo", default="dqn_tuned", help="dqn or dqn_tuned (conf/algo)")
     parser.add_argument("--quick", action="store_true", help="4 vs 2 seeds, 3k steps")
     parser.add_argument("overrides", nargs="*", help="more instrumental-train overrides")
     args = parser.parse_args()
