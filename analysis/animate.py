@@ -35,6 +35,8 @@ from .stats import EMERGENCE_THRESHOLD
 ALGORITHMS = ("ppo", "a2c", "dqn")
 #: ``metrics.json["trainer"]`` -> the file its model is in (runs without one are SB3 runs).
 MODEL_FILES = {"sb3": "model.zip", "fleet": "model.pt"}
+#: The algorithms the fleet trains; its ``model.pt`` holds that SB3 policy's state dict.
+FLEET_ALGORITHMS = ("ppo", "dqn")
 #: Bounds of the command's options: frames are held in memory until the file is written.
 MAX_EPISODES = 100
 MAX_FPS = 60
@@ -60,7 +62,7 @@ def load_model(run_dir: Path, algo: str, world: Any = None, trainer: str = "sb3"
     """The trained model the run says it saved.
 
     ``trainer="fleet"``: ``run_dir/model.pt`` (one agent's weights under SB3 ``MlpPolicy``
-    names, read with ``weights_only=True``) loaded into an SB3 PPO policy built for
+    names, read with ``weights_only=True``) loaded into an SB3 PPO (or DQN) policy built for
     ``world``; a ``model.zip`` beside it is never opened. ``trainer="sb3"``:
     ``run_dir/model.zip``, unpickled after a warning on stderr (trusted runs only).
     """
@@ -74,9 +76,9 @@ def load_model(run_dir: Path, algo: str, world: Any = None, trainer: str = "sb3"
     if not path.is_file():
         raise AnimateError(f"{path}: no such file (the {trainer} run saved no model)")
     if trainer == "fleet":
-        if algo != "ppo" or world is None:
-            raise AnimateError(f"{path}: a fleet model is a PPO policy for the run's world")
-        return _load_fleet_agent(path, world)
+        if algo not in FLEET_ALGORITHMS or world is None:
+            raise AnimateError(f"{path}: a fleet model is a PPO or DQN policy for the run's world")
+        return _load_fleet_agent(path, world, algo)
     import stable_baselines3
 
     print(TRUST_WARNING.format(path=path), file=sys.stderr)
@@ -91,11 +93,11 @@ def _one_line(err: BaseException) -> str:
     return (lines[0] if lines else type(err).__name__)[:160]
 
 
-def _load_fleet_agent(path: Path, world: Any) -> Any:
+def _load_fleet_agent(path: Path, world: Any, algo: str = "ppo") -> Any:
     import pickle
 
     import torch
-    from stable_baselines3 import PPO
+    from stable_baselines3 import DQN, PPO
 
     from instrumental.envs import TabularVecEnv
     from instrumental.train.run import ACTIVATIONS
@@ -118,7 +120,7 @@ def _load_fleet_agent(path: Path, world: Any) -> Any:
         raise AnimateError(
             f"{path}: not a saved fleet agent (must hold state_dict, net_arch and activation)"
         )
-    model = PPO(
+    model = {"ppo": PPO, "dqn": DQN}[algo](
         "MlpPolicy",
         TabularVecEnv(world, 1, seed=0),
         policy_kwargs={

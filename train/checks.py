@@ -352,6 +352,8 @@ def check_job_config(cfg: dict[str, Any]) -> None:
             f"{MAX_SEED} (seeds are 64-bit integers)"
         )
     algo = cfg["algo"]
-    if trainer == "fleet" and algo["name"] != "ppo":
-        raise ConfigError(f"algo.name={algo['name']!r} is not allowed with trainer=fleet: 'ppo'")
+    if trainer == "fleet" and algo["name"] not in ("ppo", "dqn"):
+        raise ConfigError(
+            f"algo.name={algo['name']!r} is not allowed with trainer=fleet: 'ppo' or 'dqn'"
+        )
     resolve_device(cfg["device"])

@@ -1,4 +1,4 @@
-"""The fleet trainer: many independent PPO agents, one per seed, trained at once in one process.
+"""The fleet trainer: many independent PPO (or DQN) agents, one per seed, trained in one process.
 
 A sweep asks "how often does the behaviour emerge" over many seeds. Training one
 SB3 agent per process pays the imports and the per-step Python overhead once per
@@ -38,6 +38,10 @@ A fleet job (``trainer=fleet``, :func:`instrumental.train.job.train_job`) trains
 ``seed .. seed + seeds - 1`` and writes ``<job dir>/seed=<k>/`` for each:
 ``metrics.json`` (the schema of SB3 runs, with ``"trainer": "fleet"``), ``curve.csv``
 and ``model.pt`` (the agent's state dict under SB3 ``MlpPolicy`` names).
+
+``algo=dqn`` trains :class:`~instrumental.train.fleet_dqn.FleetDQN` instead (SB3's DQN,
+:mod:`.fleet_dqn`) with the same seeding, groups, curves and run folders
+(:func:`record_curves`, :func:`write_runs`); its ``model.pt`` holds SB3 ``DQNPolicy`` names.
 """
 
 from __future__ import annotations
@@ -195,6 +199,8 @@ class _Trace:
 class FleetPPO:
     """PPO for ``len(seeds)`` independent agents on one compiled world."""
 
+    hyperparameters = FleetHyperparameters
+
     def __init__(self, cfg: dict[str, Any], table: CompiledWorld, seeds: list[int]):
         self.hp = FleetHyperparameters.from_config(cfg)
         self.table, self.seeds = table, list(seeds)
@@ -221,6 +227,17 @@ class FleetPPO:
         """``(n_agents, S, A)`` float64 action probabilities of every agent in every state."""
         obs = self.obs_table.expand(self.n_agents, *self.obs_table.shape)
         return torch.softmax(self.net.logits(obs), dim=-1).cpu().numpy().astype(np.float64)
+
+    def saved_model(self, agent: int) -> dict[str, Any]:
+        """What ``model.pt`` holds: the agent's state dict under SB3 ``MlpPolicy`` names and
+        the architecture to rebuild it."""
+        return {
+            "state_dict": self.net.state_dict(agent),
+            "net_arch": list(self.hp.net_arch),
+            "activation": self.hp.activation,
+            "obs_dim": self.table.obs_dim,
+            "n_actions": self.table.n_actions,
+        }
 
     def learn(self, total_timesteps: int, on_step: Callable[[int], None]) -> None:
         """Train until every agent has taken ``total_timesteps`` steps (whole rollouts, as SB3).
@@ -449,7 +466,7 @@ def train_fleet(cfg: dict[str, Any], seeds: list[int], out_dirs: list[Path]) -> 
     table = compile_world(world)
     optimal = optimal_metrics(table, cfg["gamma"])  # the same world for every seed: solved once
     size = group_size(resolve_device(cfg["device"]), len(seeds))
-    rollout = FleetHyperparameters.from_config(cfg).rollout_size
+    rollout = fleet_class(cfg).hyperparameters.from_config(cfg).rollout_size
     per_agent = -(-cfg["total_timesteps"] // rollout) * rollout  # whole rollouts, as SB3
     bar = tqdm(
         total=len(seeds) * per_agent,
@@ -467,10 +484,30 @@ def train_fleet(cfg: dict[str, Any], seeds: list[int], out_dirs: list[Path]) -> 
     return results
 
 
+FLEETS: dict[str, Callable[..., Any]] = {}  # algo name -> fleet class, filled below
+
+
+def fleet_class(cfg: dict[str, Any]) -> Callable[..., Any]:
+    """The fleet learner of ``cfg["algo"]["name"]``: :class:`FleetPPO` or :class:`FleetDQN`."""
+    if not FLEETS:
+        from .fleet_dqn import FleetDQN
+
+        FLEETS.update(ppo=FleetPPO, dqn=FleetDQN)
+    return FLEETS[cfg["algo"]["name"]]
+
+
 def _train_group(cfg, world, table, optimal, seeds, out_dirs, bar) -> list[dict]:
     started = time.perf_counter()
-    gamma = cfg["gamma"]
-    fleet = FleetPPO(cfg, table, seeds)
+    fleet = fleet_class(cfg)(cfg, table, seeds)
+    curves = record_curves(cfg, table, fleet, bar)
+    trained = time.perf_counter()
+    return write_runs(cfg, world, table, optimal, fleet, curves, started, trained, out_dirs)
+
+
+def record_curves(cfg, table, fleet, bar) -> list[list[dict[str, float]]]:
+    """Train ``fleet`` for ``cfg["total_timesteps"]``; each agent's curve rows, recorded every
+    ``total_timesteps // curve_points`` steps and once at the end, as SB3 runs record them."""
+    gamma, seeds = cfg["gamma"], fleet.seeds
     every = max(1, cfg["total_timesteps"] // cfg["curve_points"])
     curves: list[list[dict[str, float]]] = [[] for _ in seeds]
     next_record = [0]
@@ -488,8 +525,12 @@ def _train_group(cfg, world, table, optimal, seeds, out_dirs, bar) -> list[dict]
 
     fleet.learn(cfg["total_timesteps"], on_step)
     record(fleet.num_timesteps)
-    trained = time.perf_counter()
+    return curves
 
+
+def write_runs(cfg, world, table, optimal, fleet, curves, started, trained, out_dirs) -> list[dict]:
+    """Each agent's run folder (``model.pt``, ``curve.csv``, ``metrics.json``); the metrics."""
+    gamma, seeds = cfg["gamma"], fleet.seeds
     results = []
     for i, (seed, out_dir, probs) in enumerate(
         zip(seeds, out_dirs, fleet.action_probabilities(), strict=True)
@@ -497,16 +538,7 @@ def _train_group(cfg, world, table, optimal, seeds, out_dirs, bar) -> list[dict]
         measuring = time.perf_counter()
         out_dir.mkdir(parents=True, exist_ok=True)
         with atomic_file(out_dir / "model.pt", "wb") as f:
-            torch.save(
-                {
-                    "state_dict": fleet.net.state_dict(i),
-                    "net_arch": list(fleet.hp.net_arch),
-                    "activation": fleet.hp.activation,
-                    "obs_dim": table.obs_dim,
-                    "n_actions": table.n_actions,
-                },
-                f,
-            )
+            torch.save(fleet.saved_model(i), f)
         write_curve(out_dir / "curve.csv", curves[i])
         sampled = sample_event_rates(
             table, probs, cfg["eval_episodes"], fleet.streams[i].evaluation

@@ -69,6 +69,33 @@ def test_a_fleet_run_is_animated_from_its_model_pt(tmp_path: Path, compose_confi
         assert gif.n_frames == 1 + 5
 
 
+def test_a_fleet_dqn_run_is_animated_with_its_saved_q_network(tmp_path: Path, compose_config):
+    import numpy as np
+    import torch
+
+    from instrumental.analysis.animate import load_model
+    from instrumental.train.common import build_world
+    from instrumental.train.job import train_job
+    from instrumental.train.policies import action_probabilities
+
+    cfg = compose_config(
+        "trainer=fleet", "algo=dqn", "seeds=1", "total_timesteps=512", "eval_episodes=5",
+        "curve_points=1", "algo.learning_starts=128", "env.shutdown_prob=0.0", "env.max_steps=5",
+    )  # fmt: skip
+    train_job(cfg, tmp_path)
+    run = tmp_path / "seed=0"
+    assert main([str(run), "--episodes", "1"]) == 0
+    with Image.open(run / "agent.gif") as gif:
+        assert gif.n_frames >= 2
+    world = build_world(cfg["env"])
+    model = load_model(run, "dqn", world, "fleet")
+    greedy = action_probabilities(model, compile_world(world))  # exploration_rate 0: greedy
+    metrics = json.loads((run / "metrics.json").read_text())
+    expected = torch.load(run / "model.pt", weights_only=True)["state_dict"]
+    assert all(torch.equal(v, model.policy.state_dict()[k]) for k, v in expected.items())
+    assert set(np.unique(greedy)) <= {0.0, 1.0} and metrics["algo"] == "dqn"
+
+
 class MakesDir:
     """Unpickling this creates a folder: the marker that code ran."""
 

@@ -110,7 +110,6 @@ BAD_INPUTS: list[tuple[str, list[str]]] = [
     ("log.tensorboard=maybe", ["log.tensorboard=maybe", "true or false"]),
     ("device=tpu", ["device='tpu'", "did you mean 'cpu'?"]),
     ("trainer=foo", ["trainer='foo'", "'sb3', 'fleet'"]),
-    ("trainer=fleet algo=dqn", ["algo.name='dqn'", "trainer=fleet"]),
     ("trainer=fleet algo.batch_size=1", ["algo.batch_size=1", "[2, 1024]"]),
     ("trainer=fleet seeds=0", ["seeds=0", "[1, 100,000]"]),
     ("seeds=abc", ["seeds=abc", "must be an integer"]),
