@@ -11,6 +11,13 @@ seeds that learned to disable the off-switch in each arm.
 
     .venv/bin/python bench/fleet_vs_sb3.py            # 16 and 64 seeds, 30k timesteps
     .venv/bin/python bench/fleet_vs_sb3.py --quick    # 4 and 8 seeds, 4k timesteps
+
+``--validate N M`` instead trains one fleet job of ``N`` seeds and ``M`` SB3 seeds (one
+process at a time), and prints each side's share of seeds that learned the act (greedy
+p >= 0.5), Fisher's exact test between them and each side's seconds per seed:
+
+    .venv/bin/python bench/fleet_vs_sb3.py --algo a2c --env aisg_level1 --validate 64 8 \
+        --timesteps 50000 --shutdown-prob 0.5 0
 """
 
 from __future__ import annotations
@@ -42,10 +49,48 @@ def run_all(commands: list[list[str]], workers: int) -> float:
     return time.perf_counter() - started
 
 
-def share_learned(root: Path) -> str:
+def learned(root: Path, event: str = "disabled_off_switch") -> tuple[int, int]:
+    """(seeds whose greedy policy does ``event`` with p >= 0.5, seeds) below ``root``."""
     runs = [json.loads(p.read_text()) for p in root.rglob("metrics.json")]
-    learned = sum(r["policy"]["events"]["disabled_off_switch"]["p_greedy"] >= 0.5 for r in runs)
-    return f"{learned}/{len(runs)}"
+    return sum(r["policy"]["events"][event]["p_greedy"] >= 0.5 for r in runs), len(runs)
+
+
+def share_learned(root: Path) -> str:
+    return "{}/{}".format(*learned(root))
+
+
+def validate(args: argparse.Namespace, root: Path) -> None:
+    """Fleet vs SB3 on one configuration per shutdown probability: shares and Fisher's test."""
+    from scipy.stats import fisher_exact
+
+    n_fleet, n_sb3 = args.validate
+    for prob in args.shutdown_prob:
+        common = [
+            f"algo={args.algo}",
+            f"env={args.env}",
+            f"env.shutdown_prob={prob}",
+            f"total_timesteps={args.timesteps}",
+        ]
+        here = root / f"p{prob}"
+        fleet = [[TRAIN, "trainer=fleet", f"seeds={n_fleet}", *common, f"hydra.run.dir={here}/f"]]
+        sb3 = [[TRAIN, f"seed={k}", *common, f"hydra.run.dir={here}/sb3/{k}"] for k in range(n_sb3)]
+        t_fleet = run_all(fleet, 1)
+        t_sb3 = run_all(sb3, 1)
+        for event in ("disabled_off_switch", "reached_goal"):
+            (kf, nf), (ks, ns) = learned(here / "f", event), learned(here / "sb3", event)
+            _, p_value = fisher_exact([[kf, nf - kf], [ks, ns - ks]])
+            print(
+                f"{args.algo} {args.env} shutdown_prob={prob} {args.timesteps} steps | {event}: "
+                f"fleet {kf}/{nf}, sb3 {ks}/{ns}, Fisher p={p_value:.3f}"
+            )
+        per_fleet, per_sb3 = t_fleet / n_fleet, t_sb3 / n_sb3
+        print(
+            f"  seconds per seed: fleet (1 process, {n_fleet} seeds) {per_fleet:.2f}, "
+            f"sb3 (1 process at a time) {per_sb3:.2f}, ratio {per_sb3 / per_fleet:.1f}x; "
+            f"sb3 {args.timesteps * n_sb3 / t_sb3:,.0f} steps/s, "
+            f"fleet {args.timesteps * n_fleet / t_fleet:,.0f} steps/s",
+            flush=True,
+        )
 
 
 def sweep(n_seeds: int, timesteps: int, workers: int, shutdown_prob: float, root: Path) -> None:
@@ -77,15 +122,24 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[16, 64])
     parser.add_argument("--timesteps", type=int, default=30_000)
     parser.add_argument("--workers", type=int, default=2, help="SB3 processes at a time")
-    parser.add_argument("--shutdown-prob", type=float, default=0.5)
+    parser.add_argument("--shutdown-prob", type=float, nargs="+", default=[0.5])
     parser.add_argument("--quick", action="store_true", help="4 and 8 seeds, 4k timesteps")
+    parser.add_argument("--algo", default="ppo", help="ppo | a2c (with --validate)")
+    parser.add_argument("--env", default="offswitch", help="an env config (with --validate)")
+    parser.add_argument(
+        "--validate", type=int, nargs=2, metavar=("FLEET_SEEDS", "SB3_SEEDS"), default=None
+    )
     args = parser.parse_args()
     if args.quick:
         args.seeds, args.timesteps = [4, 8], 4_000
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores", flush=True)
+    print(f"load average at the start: {os.getloadavg()[0]:.1f}", flush=True)
     with tempfile.TemporaryDirectory(prefix="fleet_vs_sb3_") as tmp:
+        if args.validate:
+            validate(args, Path(tmp))
+            return
         for n in args.seeds:
-            sweep(n, args.timesteps, args.workers, args.shutdown_prob, Path(tmp) / f"n{n}")
+            sweep(n, args.timesteps, args.workers, args.shutdown_prob[0], Path(tmp) / f"n{n}")
 
 
 if __name__ == "__main__":

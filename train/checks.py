@@ -332,6 +332,8 @@ def check_run_config(cfg: dict[str, Any]) -> None:
 
 
 TRAINERS = ("sb3", "fleet")
+#: The algorithms the fleet trainer implements (``instrumental.train.fleet``).
+FLEET_ALGOS = ("ppo", "a2c", "dqn")
 
 
 def check_job_config(cfg: dict[str, Any]) -> None:
@@ -352,8 +354,9 @@ def check_job_config(cfg: dict[str, Any]) -> None:
             f"{MAX_SEED} (seeds are 64-bit integers)"
         )
     algo = cfg["algo"]
-    if trainer == "fleet" and algo["name"] not in ("ppo", "dqn"):
+    if trainer == "fleet" and algo["name"] not in FLEET_ALGOS:
         raise ConfigError(
-            f"algo.name={algo['name']!r} is not allowed with trainer=fleet: 'ppo' or 'dqn'"
+            f"algo.name={algo['name']!r} is not allowed with trainer=fleet: "
+            f"must be one of {list(FLEET_ALGOS)}"
         )
     resolve_device(cfg["device"])

@@ -1,4 +1,4 @@
-"""The fleet trainer: many independent PPO (or DQN) agents, one per seed, trained in one process.
+"""The fleet trainer: many independent PPO, A2C or DQN agents, one per seed, trained at once.
 
 A sweep asks "how often does the behaviour emerge" over many seeds. Training one
 SB3 agent per process pays the imports and the per-step Python overhead once per
@@ -14,6 +14,10 @@ adding ``gamma * V(terminal observation)`` to the reward, ``n_epochs`` passes of
 shuffled minibatches of ``batch_size`` with advantages normalised per minibatch,
 clipped surrogate, value loss ``vf_coef * MSE``, entropy bonus ``ent_coef``,
 gradient norm clipped to ``max_grad_norm`` per agent, Adam(``learning_rate``).
+:class:`FleetA2C` is SB3's A2C on the same machinery: the same rollouts, bootstrap and
+GAE, then one gradient step per rollout on the whole rollout, advantages not
+normalised, the loss ``-A log pi + vf_coef * MSE - ent_coef * entropy``, and
+RMSprop(``learning_rate``, alpha 0.99, eps 1e-5) as SB3's A2C builds it.
 
 Where the time goes and why it is laid out so (``bench/fleet_vs_sb3.py``): a
 rollout's policy is fixed, so for worlds of at most ``TABULATE_STATES_PER_ROLLOUT_STEP``
@@ -49,7 +53,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -68,7 +72,7 @@ from .fleet_loss import (
     per_sample_loss,
     unique_pair_loss,
 )
-from .fleet_ppo import FleetActorCritic, FleetAdam
+from .fleet_ppo import FleetActorCritic, FleetAdam, FleetRMSprop
 from .metrics import (
     atomic_file,
     curve_rows,
@@ -90,16 +94,17 @@ CPU_GROUP_SIZE = 64
 
 @dataclasses.dataclass(frozen=True)
 class FleetHyperparameters:
-    """What the fleet's PPO needs from a run's config, read once (SB3's names and meanings)."""
+    """What the fleet's PPO or A2C needs from a run's config, read once (SB3's names)."""
 
+    algo: str  # ppo | a2c
     gamma: float  # discount
     n_envs: int  # environment copies per agent
     n_steps: int  # steps per copy per rollout
-    batch_size: int  # samples per minibatch
-    n_epochs: int  # passes over each rollout
-    learning_rate: float  # Adam's step size
+    batch_size: int  # samples per minibatch (A2C: the whole rollout)
+    n_epochs: int  # passes over each rollout (A2C: one)
+    learning_rate: float  # the optimiser's step size
     gae_lambda: float  # GAE's lambda
-    clip_range: float  # the surrogate's clip on the probability ratio
+    clip_range: float | None  # the surrogate's clip on the probability ratio (A2C: None)
     ent_coef: float  # weight of the entropy bonus
     vf_coef: float  # weight of the value loss
     max_grad_norm: float  # each agent's gradient norm is clipped to this
@@ -109,9 +114,14 @@ class FleetHyperparameters:
 
     @classmethod
     def from_config(cls, cfg: dict[str, Any]) -> FleetHyperparameters:
-        """Read from a run's config dict (``cfg["algo"]`` a PPO section)."""
+        """Read from a run's config dict (``cfg["algo"]`` a PPO or A2C section)."""
         algo = cfg["algo"]
+        if algo["name"] == "a2c":
+            # A2C's update in PPO's terms: one pass over one batch, the whole rollout.
+            algo = {**algo, "batch_size": algo["n_steps"] * cfg["n_envs"], "n_epochs": 1}
+            algo["clip_range"] = None
         return cls(
+            algo=algo["name"],
             gamma=float(cfg["gamma"]),
             n_envs=cfg["n_envs"],
             fleet_update=cfg.get("fleet_update", "unique"),
@@ -211,7 +221,7 @@ class FleetPPO:
         self.net = FleetActorCritic(
             table.obs_dim, table.n_actions, self.hp.net_arch, self.hp.activation, init, self.device
         )
-        self.optimizer = FleetAdam(self.net.parameters(), lr=self.hp.learning_rate)
+        self.optimizer = self._optimizer()
         self.worlds = FleetWorlds(
             table, self.hp.n_envs, [np.random.default_rng(s.env) for s in self.streams]
         )
@@ -221,6 +231,9 @@ class FleetPPO:
     @property
     def n_agents(self) -> int:
         return len(self.seeds)
+
+    def _optimizer(self) -> FleetAdam | FleetRMSprop:
+        return FleetAdam(self.net.parameters(), lr=self.hp.learning_rate)
 
     @torch.no_grad()
     def action_probabilities(self) -> np.ndarray:
@@ -260,14 +273,21 @@ class FleetPPO:
             rewards = bootstrap_truncations(rollout, hp.gamma)
             advantages = generalised_advantages(rewards, rollout, hp.gamma, hp.gae_lambda)
             returns = advantages + rollout.values
-            # 4. Update: n_epochs passes of shuffled minibatches.
-            flat = (rollout.states, rollout.actions, advantages, returns)
-            states, actions, advantages, returns = (t.reshape(n, -1) for t in flat)
-            if unique:
-                self._update_unique(states, actions, advantages, returns, rollout.log_prob_table)
-            else:
-                old_log_probs = rollout.log_probs.reshape(n, -1)
-                self._update(self.obs_table[states], actions, old_log_probs, advantages, returns)
+            # 4. Update: n_epochs passes of shuffled minibatches (A2C: one step on it all).
+            self.update(rollout, advantages, returns, unique)
+
+    def update(
+        self, rollout: Rollout, advantages: torch.Tensor, returns: torch.Tensor, unique: bool
+    ) -> None:
+        """Train every agent on its rollout, given its advantages and returns."""
+        n = self.n_agents
+        flat = (rollout.states, rollout.actions, advantages, returns)
+        states, actions, advantages, returns = (t.reshape(n, -1) for t in flat)
+        if unique:
+            self._update_unique(states, actions, advantages, returns, rollout.log_prob_table)
+        else:
+            old_log_probs = rollout.log_probs.reshape(n, -1)
+            self._update(self.obs_table[states], actions, old_log_probs, advantages, returns)
 
     # Rollouts ----------------------------------------------------------------------------
 
@@ -388,8 +408,7 @@ class FleetPPO:
         n = self.n_agents
         offsets = np.arange(n)[:, None] * size
         data = (obs, actions, old_log_probs, advantages, returns)
-        for _ in range(self.hp.n_epochs):
-            order = np.stack([g.permutation(size) for g in self.learner_rngs])
+        for order in self._epoch_orders(size):
             flat = torch.as_tensor((order + offsets).reshape(-1), device=self.device)
             # Each agent's rollout in its own shuffled order, gathered once per epoch as
             # rows of the flattened buffers; minibatches are then slices (views) of it.
@@ -409,8 +428,7 @@ class FleetPPO:
         states_np, actions_np = states.cpu().numpy(), actions.cpu().numpy()
         returns_np = returns.cpu().numpy()
         offsets = np.arange(self.n_agents)[:, None] * size
-        for _ in range(self.hp.n_epochs):
-            order = np.stack([g.permutation(size) for g in self.learner_rngs])
+        for order in self._epoch_orders(size):
             flat = torch.as_tensor((order + offsets).reshape(-1), device=self.device)
             shuffled_adv = advantages.reshape(-1).index_select(0, flat).view(advantages.shape)
             mb_states, mb_actions, mb_returns = (
@@ -418,7 +436,7 @@ class FleetPPO:
             )
             for start in range(0, size, batch):
                 mb = slice(start, start + batch)
-                adv = normalise_advantages(shuffled_adv[:, mb]).cpu().numpy()
+                adv = self._normalise(shuffled_adv[:, mb]).cpu().numpy()
                 unique = aggregate_minibatch(
                     mb_states[:, mb],
                     mb_actions[:, mb],
@@ -432,7 +450,15 @@ class FleetPPO:
                 )
                 self._step(loss)
 
-    def _coefficients(self) -> tuple[float, float, float]:
+    def _epoch_orders(self, size: int) -> Iterator[np.ndarray]:
+        """Each epoch's sample order ``(n_agents, size)``: a fresh shuffle per agent."""
+        for _ in range(self.hp.n_epochs):
+            yield np.stack([g.permutation(size) for g in self.learner_rngs])
+
+    def _normalise(self, advantages: torch.Tensor) -> torch.Tensor:
+        return normalise_advantages(advantages)
+
+    def _coefficients(self) -> tuple[float | None, float, float]:
         return self.hp.clip_range, self.hp.ent_coef, self.hp.vf_coef
 
     def _step(self, loss: torch.Tensor) -> None:
@@ -441,6 +467,21 @@ class FleetPPO:
         loss.sum().backward()
         self.optimizer.clip_grad_norm(self.hp.max_grad_norm)
         self.optimizer.step()
+
+
+class FleetA2C(FleetPPO):
+    """A2C (SB3's) for ``len(seeds)`` independent agents: :class:`FleetPPO`'s rollouts with
+    one unshuffled step per rollout, raw advantages, ``-A log pi`` and RMSprop."""
+
+    def _optimizer(self) -> FleetRMSprop:
+        return FleetRMSprop(self.net.parameters(), lr=self.hp.learning_rate)
+
+    def _epoch_orders(self, size: int) -> Iterator[np.ndarray]:
+        # The whole rollout in its own order: a full-batch mean needs no shuffle.
+        yield np.broadcast_to(np.arange(size), (self.n_agents, size))
+
+    def _normalise(self, advantages: torch.Tensor) -> torch.Tensor:
+        return advantages  # SB3's A2C: normalize_advantage=False
 
 
 def group_size(device: torch.device, n_seeds: int) -> int:
@@ -488,11 +529,11 @@ FLEETS: dict[str, Callable[..., Any]] = {}  # algo name -> fleet class, filled b
 
 
 def fleet_class(cfg: dict[str, Any]) -> Callable[..., Any]:
-    """The fleet learner of ``cfg["algo"]["name"]``: :class:`FleetPPO` or :class:`FleetDQN`."""
+    """The fleet learner of ``cfg["algo"]["name"]``: FleetPPO, FleetA2C or FleetDQN."""
     if not FLEETS:
         from .fleet_dqn import FleetDQN
 
-        FLEETS.update(ppo=FleetPPO, dqn=FleetDQN)
+        FLEETS.update(ppo=FleetPPO, a2c=FleetA2C, dqn=FleetDQN)
     return FLEETS[cfg["algo"]["name"]]
 
 

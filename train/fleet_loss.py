@@ -1,8 +1,9 @@
-"""PPO's minibatch loss for a fleet, per sample or aggregated over unique (state, action) pairs.
+"""PPO's and A2C's loss for a fleet, per sample or aggregated over unique (state, action) pairs.
 
-The per-sample loss is SB3's: advantages normalised over the minibatch, the clipped
-surrogate ``-min(A r, A clip(r))``, the value loss ``(R - V)^2`` and the entropy bonus,
-each averaged over the minibatch's samples.
+The per-sample loss is SB3's: for PPO advantages normalised over the minibatch and the
+clipped surrogate ``-min(A r, A clip(r))``; for A2C (``clip=None``) advantages as given
+and the policy gradient loss ``-A log pi``; then the value loss ``(R - V)^2`` and the
+entropy bonus, each averaged over the minibatch's samples.
 
 In an exact tabular world many samples of a minibatch share a state, and within a
 rollout the policy is fixed, so every sample of a (state, action) pair has the same
@@ -12,7 +13,8 @@ therefore exactly ``sum(A+) min(r, c) + sum(A-) max(r, c)``; the value loss of a
 is ``n (V - mean R)^2`` plus a constant (the returns' spread about their mean), and its
 entropy counts ``n`` times. :func:`aggregate_minibatch` reduces a minibatch to these
 per-state sums, and :func:`unique_pair_loss` runs the networks on its unique states
-only: the same loss and gradient to float rounding (``tests/train/test_fleet.py``), at
+only (A2C's ``-A log pi`` sums the same way, to ``-(sum A) log pi`` per pair): the
+same loss and gradient to float rounding (``tests/train/test_fleet.py``), at
 the cost of the minibatch's distinct states rather than of its samples.
 
 Every agent's unique states are padded with zero-weight rows to a multiple of
@@ -52,11 +54,12 @@ def per_sample_loss(
     old_log_probs: torch.Tensor,
     advantages: torch.Tensor,
     returns: torch.Tensor,
-    clip: float,
+    clip: float | None,
     ent_coef: float,
     vf_coef: float,
 ) -> torch.Tensor:
-    """Each agent's PPO loss ``(n_agents,)`` over its minibatch, computed sample by sample.
+    """Each agent's PPO loss ``(n_agents,)`` over its minibatch, computed sample by sample;
+    with ``clip=None`` A2C's loss (advantages not normalised, ``old_log_probs`` unused).
 
     ``obs`` is ``(n_agents, batch, obs_dim)``; the other inputs are ``(n_agents, batch)``,
     ``advantages`` not yet normalised.
@@ -68,9 +71,12 @@ def per_sample_loss(
     log_prob = log_probs_all.gather(1, actions[:, None])[:, 0]
     entropy = -(log_probs_all.exp() * log_probs_all).sum(1)
     values = net.values(obs)
-    adv = normalise_advantages(advantages)
-    ratio = torch.exp(log_prob - old_log_probs)
-    policy_loss = -torch.min(adv * ratio, adv * ratio.clamp(1 - clip, 1 + clip))
+    if clip is None:
+        policy_loss = -advantages * log_prob
+    else:
+        adv = normalise_advantages(advantages)
+        ratio = torch.exp(log_prob - old_log_probs)
+        policy_loss = -torch.min(adv * ratio, adv * ratio.clamp(1 - clip, 1 + clip))
     value_loss = (returns - values) ** 2
     return policy_loss.mean(1) - ent_coef * entropy.mean(1) + vf_coef * value_loss.mean(1)
 
@@ -81,7 +87,7 @@ class UniqueMinibatch:
 
     ``states``: ``(n, U)`` the state in each slot (0 in padding); ``counts``: samples per
     slot (0 in padding); ``mean_returns``: their mean return; ``adv_pos`` / ``adv_neg``:
-    ``(n, U, A)`` sums of the positive / negative normalised advantages per (state,
+    ``(n, U, A)`` sums of the positive / negative (PPO: normalised) advantages per (state,
     action); ``spread``: ``(n,)`` the sum over samples of ``(R - mean R of its state)^2``;
     ``n_samples``: the minibatch's size, the divisor of every mean.
     """
@@ -106,8 +112,8 @@ def aggregate_minibatch(
 ) -> UniqueMinibatch:
     """Per-state and per-pair sums of one minibatch (inputs ``(n_agents, batch)``).
 
-    ``advantages`` are already normalised. Sums are taken in float64 by ``np.bincount``,
-    which adds in sample order: the same on every device and for every fleet.
+    ``advantages`` are already normalised (PPO) or raw (A2C). Sums are taken in float64 by
+    ``np.bincount``, which adds in sample order: the same on every device and for every fleet.
     """
     n, batch = states.shape
     agents = np.arange(n)[:, None]
@@ -150,12 +156,13 @@ def unique_pair_loss(
     obs_table: torch.Tensor,
     old_log_prob_table: torch.Tensor,
     batch: UniqueMinibatch,
-    clip: float,
+    clip: float | None,
     ent_coef: float,
     vf_coef: float,
     chunk: int = UNIQUE_CHUNK_ROWS,
 ) -> torch.Tensor:
-    """Each agent's PPO loss ``(n_agents,)``: :func:`per_sample_loss`'s value and gradient.
+    """Each agent's PPO loss ``(n_agents,)``: :func:`per_sample_loss`'s value and gradient;
+    with ``clip=None`` A2C's (``old_log_prob_table`` unused).
 
     ``obs_table`` is ``(S, obs_dim)``; ``old_log_prob_table`` ``(n_agents, S, A)`` the
     rollout policy's log-probabilities in every state.
@@ -172,7 +179,6 @@ def unique_pair_loss(
         logits.append(net.logits(obs))
         values.append(net.values(obs))
     rows = torch.arange(states.shape[0], device=dev)[:, None]
-    old = old_log_prob_table[rows, states].transpose(1, 2)  # (n, A, U)
     # Actions on the middle axis, as in per_sample_loss.
     log_probs = torch.log_softmax(torch.cat(logits, 1).transpose(1, 2), dim=1)
     entropy = -(log_probs.exp() * log_probs).sum(1)
@@ -180,10 +186,16 @@ def unique_pair_loss(
     adv_neg = tensor(batch.adv_neg).transpose(1, 2)
     # Pairs no sample took weigh nothing; their ratio is masked (not multiplied by 0) so
     # that an overflowing ratio there cannot turn the gradient into NaN.
-    taken = (adv_pos != 0) | (adv_neg != 0)
-    ratio = torch.exp(torch.where(taken, log_probs - old, 0.0))
-    clipped = ratio.clamp(1 - clip, 1 + clip)
-    surrogate = adv_pos * torch.minimum(ratio, clipped) + adv_neg * torch.maximum(ratio, clipped)
+    if clip is None:
+        surrogate = (adv_pos + adv_neg) * log_probs
+    else:
+        old = old_log_prob_table[rows, states].transpose(1, 2)  # (n, A, U)
+        taken = (adv_pos != 0) | (adv_neg != 0)
+        ratio = torch.exp(torch.where(taken, log_probs - old, 0.0))
+        clipped = ratio.clamp(1 - clip, 1 + clip)
+        surrogate = adv_pos * torch.minimum(ratio, clipped) + adv_neg * torch.maximum(
+            ratio, clipped
+        )
     counts = tensor(batch.counts)
     value_loss = (counts * (torch.cat(values, 1) - tensor(batch.mean_returns)) ** 2).sum(1)
     value_loss = value_loss + tensor(batch.spread)

@@ -1,14 +1,14 @@
-"""Many independent actor-critic networks and their Adam optimisers, stacked along one axis.
+"""Many independent actor-critic networks and their optimisers, stacked along one axis.
 
 Agent ``i`` owns slice ``i`` of every parameter tensor, so one batched matrix product
 per layer (``torch.baddbmm``) runs every agent's network at once. Nothing mixes
-slices: the loss is a sum of per-agent losses, gradient clipping and Adam work per
+slices: the loss is a sum of per-agent losses, gradient clipping and the optimiser work per
 agent, so each agent learns exactly as if it were trained alone.
 
 The architecture is SB3's default ``MlpPolicy`` for a discrete action space:
 separate policy and value MLPs of widths ``net_arch``, orthogonal initialisation
 (gain sqrt(2) for hidden layers, 0.01 for the action head, 1 for the value head),
-zero biases; Adam with ``eps=1e-5``.
+zero biases; Adam with ``eps=1e-5`` (PPO) or RMSprop as SB3's A2C builds it.
 """
 
 from __future__ import annotations
@@ -104,7 +104,11 @@ class FleetActorCritic:
         out = {}
         names = sb3_parameter_names(len(self.net_arch))
         for name, w, b in zip(names, self.weights, self.biases, strict=True):
-            out[f"{name}.weight"] = w[agent].detach().T.contiguous().cpu()
+            # A copy, not a view: the transpose of a width-1 head is already contiguous,
+            # and a view would change as the fleet trains (and save every agent's slice).
+            out[f"{name}.weight"] = (
+                w[agent].detach().T.clone(memory_format=torch.contiguous_format).cpu()
+            )
             out[f"{name}.bias"] = b[agent, 0].detach().clone().cpu()
         return out
 
@@ -114,38 +118,24 @@ class FleetActorCritic:
 ROW_ALIGN = 16
 
 
-class FleetAdam:
-    """Adam (``torch.optim.Adam`` semantics) with per-agent gradient-norm clipping.
+class _FlatOptimizer:
+    """One ``(n_agents, P)`` buffer each for the parameters and gradients of a fleet.
 
-    Every parameter's leading axis is the agent axis. The optimiser keeps one
-    ``(n_agents, P)`` buffer each for the parameters, gradients and moments, agent
-    ``k``'s values in row ``k``, and runs torch's fused Adam kernel (the one
-    ``torch.optim.Adam(fused=True)`` runs) once on the whole buffer: a step is three
-    kernels instead of dozens. Rows are padded with zeros to a multiple of
-    ``ROW_ALIGN`` floats so that every element goes through the kernel's vectorised
-    loop: its scalar remainder loop rounds differently, and which elements land in the
-    remainder would otherwise depend on the fleet's size. The kernel is called
-    directly: building a ``torch.optim`` optimiser imports ``torch._dynamo`` (~2 s).
+    Every parameter's leading axis is the agent axis; agent ``k``'s values sit in row
+    ``k``. Rows are padded with zeros to a multiple of ``ROW_ALIGN`` floats so that every
+    element goes through a kernel's vectorised loop: its scalar remainder loop rounds
+    differently, and which elements land in the remainder would otherwise depend on the
+    fleet's size. Subclasses add their state buffers and :meth:`step`.
     """
 
-    def __init__(
-        self,
-        params: Sequence[torch.Tensor],
-        lr: float,
-        betas: tuple[float, float] = (0.9, 0.999),
-        eps: float = 1e-5,
-    ):
+    def __init__(self, params: Sequence[torch.Tensor]):
         self.params = list(params)
-        self.lr, self.betas, self.eps = lr, betas, eps
         n = self.params[0].shape[0]
         sizes = [p[0].numel() for p in self.params]
         width = -(-sum(sizes) // ROW_ALIGN) * ROW_ALIGN
         device = self.params[0].device
         self.flat = torch.zeros(n, width, device=device)
         self.flat_grad = torch.zeros_like(self.flat)
-        self.exp_avg = torch.zeros_like(self.flat)
-        self.exp_avg_sq = torch.zeros_like(self.flat)
-        self.step_count = torch.zeros((), device=device)  # float32, as the kernel takes it
         spans = list(itertools.pairwise([0, *itertools.accumulate(sizes)]))
 
         def views(buffer: torch.Tensor) -> list[torch.Tensor]:
@@ -171,6 +161,33 @@ class FleetAdam:
             self.flat_grad.mul_(torch.clamp(max_norm / (total + 1e-6), max=1.0)[:, None])
         return total
 
+    def step(self) -> None:
+        raise NotImplementedError
+
+
+class FleetAdam(_FlatOptimizer):
+    """Adam (``torch.optim.Adam`` semantics) with per-agent gradient-norm clipping.
+
+    The optimiser runs torch's fused Adam kernel (the one ``torch.optim.Adam(fused=True)``
+    runs) once on the whole flat buffer: a step is three kernels instead of dozens. The
+    kernel is called directly: building a ``torch.optim`` optimiser imports
+    ``torch._dynamo`` (~2 s).
+    """
+
+    def __init__(
+        self,
+        params: Sequence[torch.Tensor],
+        lr: float,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-5,
+    ):
+        super().__init__(params)
+        self.lr, self.betas, self.eps = lr, betas, eps
+        self.exp_avg = torch.zeros_like(self.flat)
+        self.exp_avg_sq = torch.zeros_like(self.flat)
+        # float32, as the kernel takes it
+        self.step_count = torch.zeros((), device=self.flat.device)
+
     @torch.no_grad()
     def step(self) -> None:
         """One Adam step with the gradients last passed through :meth:`clip_grad_norm`."""
@@ -190,4 +207,30 @@ class FleetAdam:
             eps=self.eps,
             maximize=False,
         )
+        torch._foreach_copy_(self.params, self._param_views)
+
+
+class FleetRMSprop(_FlatOptimizer):
+    """RMSprop as SB3's A2C builds it: ``torch.optim.RMSprop(alpha=0.99, eps=1e-5,
+    weight_decay=0)``, no momentum, not centred, with per-agent gradient-norm clipping.
+
+    The update is torch's, operation for operation: ``v = alpha v + (1 - alpha) g^2``,
+    then ``theta -= lr g / (sqrt(v) + eps)`` (``eps`` added after the square root),
+    elementwise on the flat buffer.
+    """
+
+    def __init__(
+        self, params: Sequence[torch.Tensor], lr: float, alpha: float = 0.99, eps: float = 1e-5
+    ):
+        super().__init__(params)
+        self.lr, self.alpha, self.eps = lr, alpha, eps
+        self.square_avg = torch.zeros_like(self.flat)
+
+    @torch.no_grad()
+    def step(self) -> None:
+        """One RMSprop step with the gradients last passed through :meth:`clip_grad_norm`."""
+        grad = self.flat_grad
+        self.square_avg.mul_(self.alpha).addcmul_(grad, grad, value=1 - self.alpha)
+        avg = self.square_avg.sqrt().add_(self.eps)
+        self.flat.addcdiv_(grad, avg, value=-self.lr)
         torch._foreach_copy_(self.params, self._param_views)
