@@ -248,6 +248,13 @@ def algorithm_finding(
     optimal = [c for c, yes in zip(cells, commits, strict=True) if yes]
     other = [c for c, yes in zip(cells, commits, strict=True) if not yes]
 
+    def shares(rows: pd.DataFrame) -> list[float]:
+        out = []
+        for name in order:
+            k, n = _counts(rows[rows[algorithm] == name])
+            out.append(k / n if n else float("nan"))
+        return out
+
     def counts(chosen: Sequence[tuple[Sequence[tuple[str, str]], pd.DataFrame]]) -> str:
         rows = pd.concat([c[1] for c in chosen])
         out = []
@@ -258,13 +265,26 @@ def algorithm_finding(
                 out.append(f"{algorithm_name(name)} {k}/{n}{seeds}")
         return ", ".join(out)
 
+    def side(chosen: Sequence[tuple[Sequence[tuple[str, str]], pd.DataFrame]]) -> str:
+        """Pooled when every configuration gives each algorithm the same share; else one
+        clause per configuration, named by what sets it apart from the others here."""
+        if len({tuple(shares(rows)) for _, rows in chosen}) <= 1:
+            return counts(chosen)
+        clauses = []
+        for parts, rows in chosen:
+            apart = [
+                t for d, t in parts if len({t2 for p, _ in chosen for d2, t2 in p if d2 == d}) > 1
+            ]
+            clauses.append(f"{', '.join(apart or [t for _, t in parts])} {counts([(parts, rows)])}")
+        return "; ".join(clauses)
+
     phrase = event_phrase(event)
     if not other:
-        return f"{phrase}, optimal in every configuration: {counts(optimal)}"
+        return f"{phrase}, optimal in every configuration: {side(optimal)}"
     if not optimal:
-        return f"{phrase}, optimal in no configuration: {counts(other)}"
+        return f"{phrase}, optimal in no configuration: {side(other)}"
     inside, outside = [c[0] for c in optimal], [c[0] for c in other]
     return (
-        f"{phrase} where the optimum does ({_where(inside, outside)}): {counts(optimal)}; "
-        f"where it does not ({_where(outside, inside)}): {counts(other)}"
+        f"{phrase} where the optimum does ({_where(inside, outside)}): {side(optimal)}; "
+        f"where it does not ({_where(outside, inside)}): {side(other)}"
     )

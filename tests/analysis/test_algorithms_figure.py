@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from matplotlib.collections import LineCollection
 from matplotlib.container import BarContainer, ErrorbarContainer
@@ -135,23 +136,27 @@ def test_labels_name_the_rule_sets_and_never_a_constant_knob(algorithm_sweep: Pa
 
 
 def test_the_finding_names_each_algorithms_counts_from_the_data(tmp_path: Path) -> None:
-    def count(algo: str, prob: float, bump: int = 0) -> str:
-        k = sum(emerged_seeds(algo, rules, prob) + bump for rules in RULES)
-        return f"{k}/{2 * SEEDS}"
+    def clause(rules: str, prob: float, bump: int = 0) -> str:
+        k = {a: emerged_seeds(a, rules, prob) + (bump if a == "dqn" else 0) for a in ALGOS}
+        return (
+            f"{rules} PPO {k['ppo']}/{SEEDS} seeds, A2C {k['a2c']}/{SEEDS}, DQN {k['dqn']}/{SEEDS}"
+        )
+
+    def side(prob: float, bump: int = 0) -> str:
+        return "; ".join(clause(rules, prob, bump) for rules in RULES)
 
     report, drawn = _figure(write_sweep(tmp_path / "a"))
+    # The rule sets give different shares, so each is named rather than pooled.
     assert drawn.finding == (
-        "Disabling the off-switch where the optimum does (shutdown_prob=0.5): "
-        f"PPO {count('ppo', 0.5)} seeds, A2C {count('a2c', 0.5)}, DQN {count('dqn', 0.5)}; "
-        f"where it does not (shutdown_prob=0.05): PPO {count('ppo', 0.05)} seeds, "
-        f"A2C {count('a2c', 0.05)}, DQN {count('dqn', 0.05)}"
+        f"Disabling the off-switch where the optimum does (shutdown_prob=0.5): {side(0.5)}; "
+        f"where it does not (shutdown_prob=0.05): {side(0.05)}"
     )
     # The budget differs per algorithm, and the title says so.
     note = budget_note(report.table, by="algo.name")
     assert note.startswith("PPO 20k, A2C 40k, DQN 20k steps, 6 seeds each; ")
     assert note in drawn.figure.get_suptitle().replace("\n", " ")
     _, bumped = _figure(write_sweep(tmp_path / "b", bump="dqn"))
-    assert f"DQN {count('dqn', 0.5, 1)}" in bumped.finding
+    assert side(0.5, bump=1) in bumped.finding
     assert bumped.finding != drawn.finding
 
 
@@ -192,3 +197,32 @@ def test_a_rule_set_is_named_only_when_all_its_knobs_match() -> None:
     ]
     mixed = {**deepmind, "env.interruption_coin": "per_entry"}
     assert all(dimension != "rules" for dimension, _ in config_parts(mixed))
+
+
+def test_configurations_with_equal_shares_are_pooled_and_unequal_ones_named() -> None:
+    from instrumental.analysis.findings import algorithm_finding
+
+    def cell(rules: str, prob: float, emerged: dict[str, int]) -> tuple:
+        parts = [("rules", rules), ("shutdown_prob", f"shutdown_prob={prob}")]
+        rows = pd.DataFrame(
+            {
+                "algo.name": list(emerged),
+                "emerged": list(emerged.values()),
+                "seeds": [10] * len(emerged),
+                "optimal_p": [1.0 if prob == 0.5 else 0.0] * len(emerged),
+            }
+        )
+        return parts, rows
+
+    cells = [
+        cell("DeepMind's rules", 0.5, {"ppo": 9, "dqn": 0}),
+        cell("OffSwitch's rules", 0.5, {"ppo": 7, "dqn": 0}),
+        cell("DeepMind's rules", 0.05, {"ppo": 0, "dqn": 0}),
+        cell("OffSwitch's rules", 0.05, {"ppo": 0, "dqn": 0}),
+    ]
+    text = algorithm_finding(cells, "algo.name", ["ppo", "dqn"], "disabled_off_switch")
+    assert text.endswith(
+        "(shutdown_prob=0.5): DeepMind's rules PPO 9/10 seeds, DQN 0/10; "
+        "OffSwitch's rules PPO 7/10 seeds, DQN 0/10; "
+        "where it does not (shutdown_prob=0.05): PPO 0/20 seeds, DQN 0/20"
+    )
