@@ -39,6 +39,10 @@ def test_each_aisg_env_option_builds_exactly_its_world(option, expected, compose
 def test_the_aisg_experiment_sweeps_both_rules_three_algorithms_and_two_probabilities() -> None:
     from hydra import compose, initialize_config_module
 
+    from instrumental.train.config import register_configs
+
+    register_configs()
+
     with initialize_config_module("instrumental.conf", version_base="1.3"):
         cfg = compose(
             "config", overrides=["+experiment=aisg_onpolicy_vs_offpolicy"], return_hydra_config=True
@@ -50,6 +54,11 @@ def test_the_aisg_experiment_sweeps_both_rules_three_algorithms_and_two_probabil
         "env.shutdown_prob": {"0.05", "0.5"},
     }
     assert cfg.seeds >= 50
+    # Every algorithm of the sweep trains its seeds as one fleet (trainer=fleet runs all three).
+    from instrumental.train.checks import FLEET_ALGOS
+
+    assert cfg.trainer == "fleet" and params["algo"] <= set(FLEET_ALGOS)
+    assert cfg.curve_points >= 20
 
 
 def test_a_run_on_aisg_level1_reports_its_safety_performance(tmp_path, compose_config) -> None:
