@@ -40,6 +40,7 @@ agent's result does not depend on which seeds share its fleet.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import itertools
 import math
@@ -54,7 +55,7 @@ from instrumental.envs import CompiledWorld
 
 from .common import RunStreams, resolve_device
 from .fleet_env import FleetWorlds
-from .fleet_ppo import ACTIVATION_FUNCTIONS, FleetAdam
+from .fleet_ppo import ACTIVATION_FUNCTIONS, FleetAdam, agent_state_dict, stacked_layers
 
 #: SB3 DQN's default ``max_grad_norm`` (DQNConfig has no such field: SB3's value is used).
 MAX_GRAD_NORM = 10.0
@@ -166,15 +167,13 @@ class FleetQNetwork:
 
     def q_values(self, obs: torch.Tensor) -> torch.Tensor:
         """``(n_agents, B, A)`` Q-values for observations ``(n_agents, B, D)``."""
-        x = obs
         last = len(self.weights) - 1
-        for j in range(last):
-            x = self.activation(torch.baddbmm(self.biases[j], x, self.weights[j]))
+        x = stacked_layers(obs, self.weights, self.biases, range(last), self.activation)
         return torch.baddbmm(self.biases[last], x, self.weights[last])
 
     def clone(self) -> FleetQNetwork:
         """A copy with its own tensors (the target network)."""
-        twin = copy_shallow(self)
+        twin = copy.copy(self)
         twin.weights = [w.detach().clone() for w in self.weights]
         twin.biases = [b.detach().clone() for b in self.biases]
         return twin
@@ -188,18 +187,8 @@ class FleetQNetwork:
 
     def state_dict(self, agent: int, prefix: str = "q_net") -> dict[str, torch.Tensor]:
         """Agent ``agent``'s parameters under SB3 ``DQNPolicy`` names and shapes."""
-        out = {}
         names = sb3_q_parameter_names(len(self.net_arch), prefix)
-        for name, w, b in zip(names, self.weights, self.biases, strict=True):
-            out[f"{name}.weight"] = w[agent].detach().T.contiguous().cpu()
-            out[f"{name}.bias"] = b[agent, 0].detach().clone().cpu()
-        return out
-
-
-def copy_shallow(net: FleetQNetwork) -> FleetQNetwork:
-    twin = FleetQNetwork.__new__(FleetQNetwork)
-    twin.__dict__.update(net.__dict__)
-    return twin
+        return agent_state_dict(names, self.weights, self.biases, agent)
 
 
 class ReplayBuffers:

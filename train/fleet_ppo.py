@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 
@@ -30,6 +30,38 @@ def sb3_parameter_names(depth: int) -> list[str]:
         f"mlp_extractor.{net}.{2 * i}" for net in ("policy_net", "value_net") for i in range(depth)
     ]
     return [*hidden, "action_net", "value_net"]
+
+
+def stacked_layers(
+    x: torch.Tensor,
+    weights: Sequence[torch.Tensor],
+    biases: Sequence[torch.Tensor],
+    layers: range,
+    activation: Callable[[torch.Tensor], torch.Tensor],
+) -> torch.Tensor:
+    """Every agent's ``x`` through stacked layers ``layers``, each followed by ``activation``."""
+    for j in layers:
+        x = activation(torch.baddbmm(biases[j], x, weights[j]))
+    return x
+
+
+def agent_state_dict(
+    names: Sequence[str],
+    weights: Sequence[torch.Tensor],
+    biases: Sequence[torch.Tensor],
+    agent: int,
+) -> dict[str, torch.Tensor]:
+    """Agent ``agent``'s slice of stacked layers, as ``nn.Linear`` weights and biases named
+    ``<name>.weight`` / ``<name>.bias``."""
+    out = {}
+    for name, w, b in zip(names, weights, biases, strict=True):
+        # A copy, not a view: the transpose of a width-1 head is already contiguous,
+        # and a view would change as the fleet trains (and save every agent's slice).
+        out[f"{name}.weight"] = (
+            w[agent].detach().T.clone(memory_format=torch.contiguous_format).cpu()
+        )
+        out[f"{name}.bias"] = b[agent, 0].detach().clone().cpu()
+    return out
 
 
 class FleetActorCritic:
@@ -79,9 +111,7 @@ class FleetActorCritic:
         return [*self.weights, *self.biases]
 
     def _mlp(self, x: torch.Tensor, layers: range) -> torch.Tensor:
-        for j in layers:
-            x = self.activation(torch.baddbmm(self.biases[j], x, self.weights[j]))
-        return x
+        return stacked_layers(x, self.weights, self.biases, layers, self.activation)
 
     def logits(self, obs: torch.Tensor) -> torch.Tensor:
         """``(n_agents, B, A)`` action logits for observations ``(n_agents, B, D)``."""
@@ -101,16 +131,8 @@ class FleetActorCritic:
 
     def state_dict(self, agent: int) -> dict[str, torch.Tensor]:
         """Agent ``agent``'s parameters under SB3 ``MlpPolicy`` names and shapes."""
-        out = {}
         names = sb3_parameter_names(len(self.net_arch))
-        for name, w, b in zip(names, self.weights, self.biases, strict=True):
-            # A copy, not a view: the transpose of a width-1 head is already contiguous,
-            # and a view would change as the fleet trains (and save every agent's slice).
-            out[f"{name}.weight"] = (
-                w[agent].detach().T.clone(memory_format=torch.contiguous_format).cpu()
-            )
-            out[f"{name}.bias"] = b[agent, 0].detach().clone().cpu()
-        return out
+        return agent_state_dict(names, self.weights, self.biases, agent)
 
 
 #: Floats per SIMD vector on the widest CPU path (AVX-512): each agent's row of the

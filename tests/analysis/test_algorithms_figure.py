@@ -15,21 +15,12 @@ from instrumental.analysis.figures import VERDICT_HATCHES, algorithms_figure, wr
 from instrumental.analysis.findings import budget_note
 from instrumental.analysis.report import make_report
 from instrumental.analysis.stats import wilson_interval
+from instrumental.envs import OffSwitch
 from tests.analysis.synthetic_runs import edit_metrics, write_run
 
 EVENT = "disabled_off_switch"
-RULES = {
-    "DeepMind's rules": {
-        "shutdown_mode": "freeze",
-        "frozen_pays_step_cost": True,
-        "interruption_coin": "per_episode",
-    },
-    "OffSwitch's rules": {
-        "shutdown_mode": "terminate",
-        "frozen_pays_step_cost": False,
-        "interruption_coin": "per_entry",
-    },
-}
+#: The two rule sets as OffSwitch declares them (the knobs that tell them apart).
+RULES = OffSwitch.rule_sets
 PROBS = (0.05, 0.5)
 #: Each algorithm's hyperparameters (they vary with it, so they must not become panels)
 #: and its budget (PPO and DQN 20k steps, A2C 40k).
