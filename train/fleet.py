@@ -65,6 +65,7 @@ from instrumental.envs import CompiledWorld, compile_world
 
 from .checks import check_job_config
 from .common import RunStreams, build_world, resolve_device, write_curve
+from .fleet_dqn import FleetDQN
 from .fleet_env import FleetWorlds
 from .fleet_loss import (
     aggregate_minibatch,
@@ -525,15 +526,12 @@ def train_fleet(cfg: dict[str, Any], seeds: list[int], out_dirs: list[Path]) -> 
     return results
 
 
-FLEETS: dict[str, Callable[..., Any]] = {}  # algo name -> fleet class, filled below
+#: The fleet learner of each ``algo.name`` the fleet trains.
+FLEETS: dict[str, Callable[..., Any]] = {"ppo": FleetPPO, "a2c": FleetA2C, "dqn": FleetDQN}
 
 
 def fleet_class(cfg: dict[str, Any]) -> Callable[..., Any]:
     """The fleet learner of ``cfg["algo"]["name"]``: FleetPPO, FleetA2C or FleetDQN."""
-    if not FLEETS:
-        from .fleet_dqn import FleetDQN
-
-        FLEETS.update(ppo=FleetPPO, a2c=FleetA2C, dqn=FleetDQN)
     return FLEETS[cfg["algo"]["name"]]
 
 
