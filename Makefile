@@ -3,20 +3,28 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-PIP := $(BIN)/pip install -q -c constraints.txt
+# --no-compile: byte-compiling every installed module (torch's thousands) took more than
+# half of a fresh install (93 s -> 42 s without); Python compiles what it imports, once.
+PIP := $(BIN)/pip install -q --no-compile -c constraints.txt
 DEMO_DIR ?= multirun/demo
 # One folder per headline sweep (e.g. multirun/figures/offswitch_shutdown); see README "Report".
 FIGURE_RUNS ?= multirun/figures
 
 .PHONY: install system-deps demo test lint format bench figures notebooks clean
 
-$(BIN)/instrumental-train: pyproject.toml constraints.txt
+# Two stamps: the demo needs the project alone; the tests add the dev extra (pytest,
+# the browser driver, TensorBoard, ...), which `make demo` need not wait for.
+$(VENV)/.installed-base: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
+	$(PIP) -e .
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed-base
 	$(PIP) -e ".[dev]"
 	touch $@
 
-install: $(BIN)/instrumental-train
+install: $(VENV)/.installed-dev
 
 # The tools some tests drive: a headless Chromium and its driver (the HTML report and the
 # explorer are tested in a real browser) and ffmpeg (`instrumental-animate --mp4`).
@@ -34,7 +42,7 @@ system-deps:
 		echo "missing$$missing (not root or no apt-get): the browser and video tests will skip"; \
 	fi
 
-demo: install
+demo: $(VENV)/.installed-base
 	$(BIN)/instrumental-train -m +experiment=demo hydra.sweep.dir=$(DEMO_DIR)
 	$(BIN)/instrumental-report $(DEMO_DIR)
 
