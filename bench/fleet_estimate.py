@@ -14,7 +14,9 @@ a change in the machine's load falls on all of them; every wall time is printed 
 load average around it, and ratios use each arm's fastest repeat.
 
 The budget and hyperparameters default to ``conf/experiment/demo.yaml`` where it sets
-them, else to the defaults in ``instrumental/train/config.py``:
+them, else to the defaults in ``instrumental/train/config.py``; the demo's other ``algo``
+settings (learning rate, entropy coefficient, network) go to every arm as they are, and
+``--set KEY=VALUE`` adds any other override to every arm:
 
     .venv/bin/python bench/fleet_estimate.py                       # demo budget, 100 seeds
     .venv/bin/python bench/fleet_estimate.py --timesteps 300000 --n-envs 64 --batch-size 2048
@@ -37,6 +39,8 @@ from instrumental.train.config import PPOConfig, TrainConfig
 
 DEMO = Path(__file__).resolve().parents[1] / "conf" / "experiment" / "demo.yaml"
 ARMS = ("unique", "per_sample", "sb3")
+#: ``algo`` keys with their own command-line option.
+OPTIONS = ("n_steps", "batch_size", "n_epochs")
 
 
 def demo_default(key: str) -> object:
@@ -50,8 +54,22 @@ def demo_default(key: str) -> object:
     return getattr(TrainConfig(), key)
 
 
+def demo_algo_overrides() -> list[str]:
+    """``algo.KEY=VALUE`` for every ``algo`` setting of ``demo.yaml`` without its own option."""
+    if not DEMO.exists():
+        return []
+    algo = OmegaConf.select(OmegaConf.load(DEMO), "algo", default=None) or {}
+    plain = OmegaConf.to_container(algo, resolve=True)
+    # A list as Hydra's override grammar writes it: [32,32].
+    return [
+        f"algo.{key}={value}".replace(" ", "") for key, value in plain.items() if key not in OPTIONS
+    ]
+
+
 def commands(arm: str, args: argparse.Namespace, root: Path) -> list[list[str]]:
     common = [
+        *demo_algo_overrides(),
+        *args.set,
         f"total_timesteps={args.timesteps}",
         f"env.shutdown_prob={args.shutdown_prob}",
         f"n_envs={args.n_envs}",
@@ -95,6 +113,9 @@ def main() -> None:
     parser.add_argument("--sb3-seeds", type=int, default=4, help="SB3 seeds actually trained")
     parser.add_argument("--arms", nargs="+", choices=ARMS, default=list(ARMS))
     parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument(
+        "--set", nargs="*", default=[], metavar="KEY=VALUE", help="more overrides, every arm"
+    )
     parser.add_argument("--quick", action="store_true", help="8 seeds, 4k steps, 2 SB3 seeds")
     args = parser.parse_args()
     if args.quick:
@@ -104,7 +125,7 @@ def main() -> None:
         f"{args.shutdown_prob}, {args.seeds} seeds x {args.timesteps} steps, n_envs={args.n_envs}"
         f" n_steps={args.n_steps} batch_size={args.batch_size} n_epochs={args.n_epochs} "
         f"curve_points={args.curve_points} eval_episodes={args.eval_episodes}, "
-        f"{args.processes} process(es) at a time",
+        f"{args.processes} process(es) at a time; also {' '.join(demo_algo_overrides() + args.set)}",
         flush=True,
     )
     best: dict[str, float] = {}

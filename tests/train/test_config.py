@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
+
 import pytest
 
 from instrumental.train.choices import available, check_group_choices
@@ -128,14 +130,30 @@ def test_rate_presets_train_at_least_100_seeds_per_configuration_with_dense_curv
     assert plain["curve_points"] >= 20
 
 
-def test_demo_sweeps_six_shutdown_probabilities_from_0_to_half(compose_config):
+def test_demo_grid_straddles_the_solvers_boundary_and_is_finest_near_it(compose_config):
+    """The demo's probabilities run from 0 to 0.5, at least two on each side of where the
+    exact solver starts to disable the switch (at the demo's gamma), and the step between
+    neighbours is smallest across that boundary."""
     from hydra import compose, initialize_config_module
+
+    from instrumental.envs import OffSwitch, compile_world, evaluate_policy, solve
 
     with initialize_config_module("instrumental.conf", version_base="1.3"):
         cfg = compose("config", overrides=["+experiment=demo"], return_hydra_config=True)
     values = [float(v) for v in cfg.hydra.sweeper.params["env.shutdown_prob"].split(",")]
-    assert values == [0.0, 0.1, 0.2, 0.3, 0.4, 0.5]
-    assert compose_config("+experiment=demo")["env"]["name"] == "offswitch"
+    plain = compose_config("+experiment=demo")
+    assert plain["env"]["name"] == "offswitch"
+    assert values == sorted(values) and values[0] == 0.0 and values[-1] == 0.5
+    optimal = []
+    for p in values:
+        table = compile_world(OffSwitch(shutdown_prob=p))
+        policy = solve(table, plain["gamma"]).policy
+        optimal.append(evaluate_policy(table, policy, plain["gamma"]).events["disabled_off_switch"].p)
+    assert set(optimal) == {0.0, 1.0} and optimal == sorted(optimal)
+    flip = optimal.index(1.0)
+    assert min(flip, len(values) - flip) >= 2
+    steps = np.diff(values)
+    assert steps[flip - 1] == steps.min()
 
 
 def test_every_registered_world_is_an_env_option_at_its_defaults_and_aliases_name_it(
