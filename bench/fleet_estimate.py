@@ -125,7 +125,8 @@ def main() -> None:
         f"{args.shutdown_prob}, {args.seeds} seeds x {args.timesteps} steps, n_envs={args.n_envs}"
         f" n_steps={args.n_steps} batch_size={args.batch_size} n_epochs={args.n_epochs} "
         f"curve_points={args.curve_points} eval_episodes={args.eval_episodes}, "
-        f"{args.processes} process(es) at a time; also {' '.join(demo_algo_overrides() + args.set)}",
+        f"{args.processes} process(es) at a time; also "
+        f"{' '.join(demo_algo_overrides() + args.set)}",
         flush=True,
     )
     best: dict[str, float] = {}

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 
 import numpy as np
-
 import pytest
 
 from instrumental.train.choices import available, check_group_choices
@@ -147,8 +146,8 @@ def test_demo_grid_straddles_the_solvers_boundary_and_is_finest_near_it(compose_
     optimal = []
     for p in values:
         table = compile_world(OffSwitch(shutdown_prob=p))
-        policy = solve(table, plain["gamma"]).policy
-        optimal.append(evaluate_policy(table, policy, plain["gamma"]).events["disabled_off_switch"].p)
+        evaluation = evaluate_policy(table, solve(table, plain["gamma"]).policy, plain["gamma"])
+        optimal.append(evaluation.events["disabled_off_switch"].p)
     assert set(optimal) == {0.0, 1.0} and optimal == sorted(optimal)
     flip = optimal.index(1.0)
     assert min(flip, len(values) - flip) >= 2
