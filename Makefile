@@ -4,7 +4,8 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 # --no-compile: byte-compiling every installed module (torch's thousands) took more than
-# half of a fresh install (93 s -> 42 s without); Python compiles what it imports, once.
+# half of a fresh install (93 s -> 42 s without), and the demo's few processes need not
+# wait for it; the dev install (the tests) compiles everything, below.
 PIP := $(BIN)/pip install -q --no-compile -c constraints.txt
 DEMO_DIR ?= multirun/demo
 # One folder per headline sweep (e.g. multirun/figures/offswitch_shutdown); see README "Report".
@@ -20,8 +21,13 @@ $(VENV)/.installed-base: pyproject.toml constraints.txt
 	$(PIP) -e .
 	touch $@
 
+# The tests start hundreds of Python processes: where PYTHONDONTWRITEBYTECODE is set (as
+# in CI) each would compile every module it imports again, so the dev install compiles
+# the whole environment once, on every core. (compileall exits 1 on the few files in
+# third-party packages that are not Python 3 source, as pip's own compile step ignores.)
 $(VENV)/.installed-dev: $(VENV)/.installed-base
 	$(PIP) -e ".[dev]"
+	$(BIN)/python -m compileall -q -j 0 "$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')" >/dev/null || true
 	touch $@
 
 install: $(VENV)/.installed-dev

@@ -37,7 +37,14 @@ def test_demo_installs_the_project_alone_and_the_tests_add_the_dev_extra(tmp_pat
     test = dry_run("test", tmp_path / "venv")
     assert [line.split()[-1] for line in installs(test)] == [".", '".[dev]"']
     assert any("pytest" in line for line in test)
-    # Byte-compiling every installed module was more than half of a fresh install.
+    # Byte-compiling every installed module was more than half of a fresh install: the demo
+    # skips it; the tests' hundreds of processes need it (PYTHONDONTWRITEBYTECODE in CI), so
+    # the dev install compiles the whole environment once, after the last pip install.
     assert all("--no-compile" in line for line in installs(demo) + installs(test))
+    assert not any("compileall" in line for line in demo)
+    compile_at = [i for i, line in enumerate(test) if "-m compileall" in line]
+    assert len(compile_at) == 1
+    assert compile_at[0] > max(test.index(line) for line in installs(test))
+    assert compile_at[0] < next(i for i, line in enumerate(test) if "pytest" in line)
     # Both pin torch (and the rest) through the constraints file.
     assert all("-c constraints.txt" in line for line in installs(demo) + installs(test))
