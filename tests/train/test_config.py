@@ -135,7 +135,7 @@ def test_demo_grid_straddles_the_solvers_boundary_and_is_finest_near_it(compose_
     neighbours is smallest across that boundary."""
     from hydra import compose, initialize_config_module
 
-    from instrumental.envs import OffSwitch, compile_world, evaluate_policy, solve
+    from instrumental.analysis.phase import optimal_event_probability, with_knob
 
     with initialize_config_module("instrumental.conf", version_base="1.3"):
         cfg = compose("config", overrides=["+experiment=demo"], return_hydra_config=True)
@@ -143,11 +143,10 @@ def test_demo_grid_straddles_the_solvers_boundary_and_is_finest_near_it(compose_
     plain = compose_config("+experiment=demo")
     assert plain["env"]["name"] == "offswitch"
     assert values == sorted(values) and values[0] == 0.0 and values[-1] == 0.5
-    optimal = []
-    for p in values:
-        table = compile_world(OffSwitch(shutdown_prob=p))
-        evaluation = evaluate_policy(table, solve(table, plain["gamma"]).policy, plain["gamma"])
-        optimal.append(evaluation.events["disabled_off_switch"].p)
+    optimal = [
+        optimal_event_probability(with_knob(plain, "env.shutdown_prob", p), "disabled_off_switch")
+        for p in values
+    ]
     assert set(optimal) == {0.0, 1.0} and optimal == sorted(optimal)
     flip = optimal.index(1.0)
     assert min(flip, len(values) - flip) >= 2
