@@ -68,8 +68,7 @@ def demo_algo_overrides() -> list[str]:
 
 def commands(arm: str, args: argparse.Namespace, root: Path) -> list[list[str]]:
     common = [
-        *demo_algo_overrides(),
-        *args.set,
+        *args.overrides,
         f"total_timesteps={args.timesteps}",
         f"env.shutdown_prob={args.shutdown_prob}",
         f"n_envs={args.n_envs}",
@@ -118,6 +117,8 @@ def main() -> None:
     )
     parser.add_argument("--quick", action="store_true", help="8 seeds, 4k steps, 2 SB3 seeds")
     args = parser.parse_args()
+    # demo.yaml's other algo settings, read once, then the user's: the same for every arm.
+    args.overrides = [*demo_algo_overrides(), *args.set]
     if args.quick:
         args.seeds, args.timesteps, args.sb3_seeds = 8, 4_000, 2
     print(
@@ -126,7 +127,7 @@ def main() -> None:
         f" n_steps={args.n_steps} batch_size={args.batch_size} n_epochs={args.n_epochs} "
         f"curve_points={args.curve_points} eval_episodes={args.eval_episodes}, "
         f"{args.processes} process(es) at a time; also "
-        f"{' '.join(demo_algo_overrides() + args.set)}",
+        f"{' '.join(args.overrides)}",
         flush=True,
     )
     best: dict[str, float] = {}
